@@ -1,0 +1,40 @@
+# Two commands set up a fresh machine: `make book` builds the website, `make test` runs the
+# tests. Each creates the virtual environment in .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# The venv's bin goes first on PATH: nbgrader runs `alembic` and notebooks start kernels from it.
+RUN := PATH="$(CURDIR)/$(BIN):$$PATH"
+PORT ?= 8000
+
+.PHONY: book test serve bench clean
+
+$(BIN)/.installed-book: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+$(BIN)/.installed-test: $(BIN)/.installed-book
+	$(BIN)/python -m pip install --quiet -e ".[test,scale]"
+	touch $@
+
+# --all rebuilds every page, so warnings from pages an earlier build read are not hidden;
+# executed notebooks still come from the jupyter-cache in _build.
+book: $(BIN)/.installed-book
+	$(RUN) $(BIN)/jupyter-book build . -W -n --keep-going --all
+	@echo "The book is built: open file://$(CURDIR)/_build/html/index.html"
+
+test: $(BIN)/.installed-test
+	$(BIN)/ruff check .
+	$(RUN) $(BIN)/python -m pytest
+
+serve: book
+	@echo "Serving the book on http://127.0.0.1:$(PORT)/ (Ctrl-C to stop)"
+	$(BIN)/python -m http.server $(PORT) --bind 127.0.0.1 --directory _build/html
+
+bench: $(BIN)/.installed-test
+	$(RUN) sh -c 'for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python "$$script" || exit 1; done'
+
+clean:
+	rm -rf _build .pytest_cache .ruff_cache
