@@ -1,4 +1,4 @@
-"""Sphinx extension that keeps the course's website self-contained.
+"""Sphinx extension for the course's website: self-contained, and fed by the question banks.
 
 Jupyter Book loads MathJax from a CDN by default, which breaks the book offline and
 leaks every reader's visit to a third party. This extension copies MathJax 3 from
@@ -6,6 +6,10 @@ the ``django-static-mathjax`` distribution (plain files, installed from PyPI wit
 package) into the built site and points Sphinx at that copy. It also drops the
 scripts of sphinx-thebe, which Jupyter Book always loads although the book has no
 live kernels: they name a CDN address and declare a constant twice per page.
+
+The ``glossary-bank`` directive renders the glossary bank (``quizzes/glossary.yml``) as a
+Sphinx glossary, so the book's definitions and the glossary drills cannot drift apart.
+Aliases become extra terms, so ``{term}`HPO``` and the full name land on the same entry.
 
 Enable it in ``_config.yml``::
 
@@ -15,6 +19,11 @@ Enable it in ``_config.yml``::
 
 import shutil
 from pathlib import Path
+
+import yaml
+from docutils import nodes
+from docutils.statemachine import StringList
+from sphinx.util.docutils import SphinxDirective
 
 #: Where the copy lives, relative to the site's ``_static`` folder.
 MATHJAX_FOLDER = "mathjax"
@@ -62,6 +71,57 @@ def _install_mathjax(app):
         copy_mathjax(Path(app.outdir) / "_static" / MATHJAX_FOLDER)
 
 
+def glossary_markup(bank: dict) -> list[str]:
+    """Return the MyST lines of a glossary directive for a glossary bank.
+
+    >>> bank = {"terms": [{"id": "hpo", "term": "Hyperparameter Optimization",
+    ...                    "aliases": ["HPO", "hpo"], "definition": "Automatic tuning.",
+    ...                    "related": []}]}
+    >>> print("\\n".join(glossary_markup(bank)))
+    ```{glossary}
+    :sorted:
+    Hyperparameter Optimization
+    HPO
+      Automatic tuning.
+    ```
+    """
+    names = {entry["id"]: entry["term"] for entry in bank["terms"]}
+    lines = ["```{glossary}", ":sorted:"]
+    for number, entry in enumerate(bank["terms"]):
+        if number:
+            lines.append("")
+        seen = set()
+        for name in [entry["term"], *entry.get("aliases", [])]:
+            if name.lower() not in seen:
+                seen.add(name.lower())
+                lines.append(name)
+        lines.append(f"  {entry['definition']}")
+        related = [names[other] for other in entry.get("related", []) if other in names]
+        if related:
+            links = ", ".join(f"{{term}}`{name}`" for name in related)
+            lines += ["", f"  *Related:* {links}"]
+    return [*lines, "```"]
+
+
+class GlossaryBank(SphinxDirective):
+    """``glossary-bank``: render a glossary bank file (path relative to the book's root)."""
+
+    required_arguments = 1
+
+    def run(self):
+        path = Path(self.env.srcdir) / self.arguments[0]
+        self.env.note_dependency(str(path))
+        try:
+            bank = yaml.safe_load(path.read_text(encoding="utf-8"))
+            markup = glossary_markup(bank)
+        except (OSError, yaml.YAMLError, KeyError, TypeError) as error:
+            raise self.error(f"cannot render glossary bank {path}: {error!r}") from error
+        container = nodes.container()
+        self.state.nested_parse(StringList(markup, source=str(path)), self.content_offset,
+                                container)
+        return container.children
+
+
 def _is_thebe(script) -> bool:
     filename = str(getattr(script, "filename", script) or "")
     body = str(getattr(script, "attributes", {}).get("body", ""))
@@ -78,4 +138,5 @@ def setup(app):
     app.connect("config-inited", _use_local_mathjax)
     app.connect("builder-inited", _install_mathjax)
     app.connect("html-page-context", _drop_thebe)
+    app.add_directive("glossary-bank", GlossaryBank)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -107,3 +107,49 @@ def test_maths_is_served_by_the_site(built_site):
 def test_code_cells_are_executed(built_site):
     page = (built_site / "book/start/reading.html").read_text(encoding="utf-8")
     assert re.search(r"Python 3\.\d+", page), "the executed output is missing"
+
+
+SEED = ROOT.parent / "shared" / "seed"
+# Pages that are not chapters: the front page, the reference pages, the interactive drills.
+NOT_CHAPTERS = ("book/index", "book/glossary", "book/api", "book/quiz/")
+
+
+def seed_glossary_terms() -> list[str]:
+    """The terms of the study guide's glossary table (after its 'Term<TAB>Definition' row)."""
+    text = next(SEED.glob("*.txt")).read_text(encoding="utf-8")
+    table = text.split("Term\tDefinition", 1)[1]
+    return [line.split("\t", 1)[0].strip() for line in table.splitlines() if "\t" in line]
+
+
+def test_every_study_guide_term_has_a_glossary_entry(built_site):
+    terms = seed_glossary_terms()
+    assert len(terms) == 23
+    glossary = (built_site / "book/glossary.html").read_text(encoding="utf-8")
+    defined = {re.sub(r"<[^>]+>|#", "", name).strip().lower()
+               for name in re.findall(r"<dt[^>]*>(.*?)</dt>", glossary, re.S)}
+    missing = [term for term in terms if term.lower() not in defined]
+    assert not missing, f"glossary entries missing for: {missing}"
+
+
+def test_every_chapter_links_at_least_three_glossary_terms(built_site):
+    for source in toc_files():
+        if source.startswith(NOT_CHAPTERS):
+            continue
+        page = (built_site / f"{source}.html").read_text(encoding="utf-8")
+        linked = set(re.findall(r'href="[^"]*glossary\.html#(term-[^"]+)"', page))
+        assert len(linked) >= 3, f"{source} links only {sorted(linked)}"
+
+
+def test_essays_are_600_to_1200_words():
+    for essay in sorted((ROOT / "book/essays").glob("essay*.md")):
+        text = essay.read_text(encoding="utf-8")
+        model = text.split("## A model essay", 1)[1].split("## Self-assessment rubric", 1)[0]
+        words = len(re.findall(r"[A-Za-z0-9'-]+", re.sub(r"\(.*?\)=|\{term\}|`", " ", model)))
+        assert 600 <= words <= 1200, f"{essay.name}: {words} words"
+
+
+def test_repository_shares_no_sentence_with_the_study_guide():
+    result = subprocess.run(
+        [sys.executable, str(ROOT.parent / "shared/tools/seed_overlap.py"), str(ROOT)],
+        capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout[-3000:]
