@@ -11,8 +11,6 @@ from pathlib import Path
 def data_dir() -> Path:
     """Return the user's mlcycle data folder, creating it when missing.
 
-    >>> import os, tempfile
-    >>> os.environ["MLCYCLE_DATA_DIR"] = tempfile.mkdtemp()
     >>> data_dir().is_dir()
     True
     """
