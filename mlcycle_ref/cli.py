@@ -10,7 +10,7 @@ so this module only assembles them::
 import argparse
 import sys
 
-from mlcycle_ref import __version__, data
+from mlcycle_ref import __version__, data, pipeline
 
 
 def _list_datasets(args) -> int:
@@ -49,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--shift", action="store_true",
                           help="draw the shifted population (changed effects)")
     simulate.set_defaults(handler=_simulate)
+
+    pipeline.register(commands)
     return parser
 
 
