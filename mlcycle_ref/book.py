@@ -130,7 +130,7 @@ def _is_thebe(script) -> bool:
 
 def _drop_thebe(app, pagename, templatename, context, doctree):
     if "script_files" in context:
-        context["script_files"] = [s for s in context["script_files"] if not _is_thebe(s)]
+        context["script_files"][:] = [s for s in context["script_files"] if not _is_thebe(s)]
 
 
 def setup(app):

@@ -11,6 +11,7 @@ import argparse
 import sys
 
 from mlcycle_ref import __version__, data, pipeline
+from mlcycle_ref.quiz import cli as quiz_cli
 
 
 def _list_datasets(args) -> int:
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.set_defaults(handler=_simulate)
 
     pipeline.register(commands)
+    quiz_cli.register(commands)
     return parser
 
 

@@ -1,0 +1,28 @@
+"""Quizzes and glossary drills: one question bank, three front-ends.
+
+Banks are YAML files (``quizzes/*.yml``) loaded by
+:func:`~mlcycle_ref.quiz.bank.load_bank`; :func:`~mlcycle_ref.quiz.checking.check` turns a
+response into :class:`~mlcycle_ref.quiz.checking.Feedback`; ``show`` renders a bank as
+ipywidgets in a notebook (:func:`mlcycle_ref.quiz.notebook.show`).
+The terminal quiz and drills are the ``mlcycle quiz`` and ``mlcycle glossary`` commands,
+and the book renders banks with the Sphinx extension ``mlcycle_ref.quiz.sphinx_ext``.
+
+>>> from mlcycle_ref.quiz import load_bank, check
+>>> question = load_bank("quiz").question("q02-tf")
+>>> check(question, False).correct
+True
+"""
+
+from mlcycle_ref.quiz.bank import Bank, BankError, Question, load_bank
+from mlcycle_ref.quiz.checking import Feedback, check
+
+
+def show(bank, ids=None):
+    """Render a bank (a name such as ``"quiz"``, or a loaded bank) as notebook widgets."""
+    # ipywidgets is only imported when a notebook asks for widgets.
+    from mlcycle_ref.quiz.notebook import show as show_widgets
+
+    return show_widgets(bank, ids)
+
+
+__all__ = ["Bank", "BankError", "Feedback", "Question", "check", "load_bank", "show"]

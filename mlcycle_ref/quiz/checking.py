@@ -1,0 +1,277 @@
+"""Checking a response against a question: pure functions that return :class:`Feedback`.
+
+``check(question, response)`` works for every kind; the response takes the form the kind
+needs (see :attr:`Question.reference <mlcycle_ref.quiz.bank.Question.reference>`):
+
+========== =============================================================================
+kind       response
+========== =============================================================================
+single     the chosen choice's text, or its index
+multiple   a list of choice texts or indices
+truefalse  a bool, or text such as "true", "f", "yes"
+numeric    a number, or text such as "10" or "10%"
+text       the typed text; aliases and small typos are accepted
+short      free text, read against the rubric (:mod:`mlcycle_ref.quiz.rubric`)
+essay      free text, as ``short``, with a minimum length
+matching   a mapping of each left-hand item to the chosen right-hand item
+ordering   the items as a list, in the chosen order
+========== =============================================================================
+
+Objective kinds are correct only when entirely right; the score gives partial credit.
+Short answers and essays are correct when the score reaches the question's pass mark.
+
+>>> from mlcycle_ref.quiz import load_bank
+>>> question = load_bank("quiz").question("q04")
+>>> feedback = check(question, "To check the model.")
+>>> feedback.correct, feedback.score, len(feedback.missed)
+(False, 0.0, 3)
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from mlcycle_ref.quiz.bank import Question
+from mlcycle_ref.quiz.rubric import analyse_answer
+
+TRUE_WORDS = ("true", "t", "yes", "y", "1")
+FALSE_WORDS = ("false", "f", "no", "n", "0")
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """The verdict on one response, ready to show or to print as JSON."""
+
+    correct: bool
+    score: float
+    message: str
+    missed: tuple[str, ...] = ()
+    link: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON: correct, score (rounded to 3 places), message, missed, link."""
+        data = asdict(self)
+        data["score"] = round(self.score, 3)
+        data["missed"] = list(self.missed)
+        return data
+
+
+class ResponseError(ValueError):
+    """A response in a form the question kind cannot read (not a wrong answer)."""
+
+
+def check(question: Question, response: Any) -> Feedback:
+    """Check a response to any kind of question."""
+    return replace(CHECKERS[question.kind](question, response), link=question.html_link)
+
+
+def _choice(question: Question, response: Any) -> str:
+    if isinstance(response, int) and not isinstance(response, bool):
+        if not 0 <= response < len(question.choices):
+            raise ResponseError(f"question {question.id}: choice number {response} out of range "
+                                f"0..{len(question.choices) - 1}")
+        return question.choices[response]
+    wanted = _plain(str(response))
+    for choice in question.choices:
+        if _plain(choice) == wanted:
+            return choice
+    raise ResponseError(f"question {question.id}: {response!r} is not one of the choices")
+
+
+def check_single(question: Question, response: Any) -> Feedback:
+    chosen = _choice(question, response)
+    if chosen == question.answer:
+        return Feedback(True, 1.0, "Correct.")
+    return Feedback(False, 0.0, f"Not quite: “{chosen}” is not the best answer.",
+                    (question.answer,))
+
+
+def check_multiple(question: Question, response: Any) -> Feedback:
+    if isinstance(response, str | int):
+        response = [response]
+    chosen = {_choice(question, r) for r in response}
+    right = chosen & set(question.answer)
+    wrong = chosen - set(question.answer)
+    score = max(0, len(right) - len(wrong)) / len(question.answer)
+    missed = [a for a in question.answer if a not in chosen]
+    if not missed and not wrong:
+        return Feedback(True, 1.0, "Correct: you picked exactly the right options.")
+    message = (f"Not quite: {len(right)} of your picks are right and {len(wrong)} wrong; "
+               f"{len(missed)} right option(s) not picked.")
+    return Feedback(False, score, message, tuple(missed))
+
+
+def check_truefalse(question: Question, response: Any) -> Feedback:
+    if isinstance(response, str):
+        word = _plain(response)
+        if word not in TRUE_WORDS + FALSE_WORDS:
+            raise ResponseError(f"question {question.id}: expected true or false, "
+                                f"found {response!r}")
+        response = word in TRUE_WORDS
+    if bool(response) == question.answer:
+        return Feedback(True, 1.0, "Correct.")
+    truth = "true" if question.answer else "false"
+    return Feedback(False, 0.0, f"Not quite: the statement is {truth}.")
+
+
+def parse_number(text: Any) -> float:
+    """Read a number typed by a learner: ``"10"``, ``"10 %"``, ``"1,000"``, ``"0.5"``.
+
+    >>> parse_number(" 12.5% "), parse_number("1,000")
+    (12.5, 1000.0)
+    """
+    if isinstance(text, int | float) and not isinstance(text, bool):
+        return float(text)
+    cleaned = re.sub(r"[\s,%]", "", str(text))
+    # The same pattern as the browser port, so both read exactly the same numbers.
+    if not re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", cleaned):
+        raise ResponseError(f"expected a number, found {text!r}")
+    return float(cleaned)
+
+
+def check_numeric(question: Question, response: Any) -> Feedback:
+    value = parse_number(response)
+    if abs(value - question.answer) <= question.tolerance + 1e-9:
+        return Feedback(True, 1.0, "Correct.")
+    return Feedback(False, 0.0,
+                    f"Not quite: {value:g}{question.unit} is not the expected value.")
+
+
+def _plain(text: str) -> str:
+    # Case, accents, punctuation and spacing do not matter when comparing typed names.
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    return re.sub(r"[^a-z0-9]+", "", text)
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Optimal string alignment distance: insertions, deletions, substitutions, swaps.
+
+    >>> edit_distance("hyperparamters", "hyperparameters"), edit_distance("nmupy", "numpy")
+    (1, 1)
+    """
+    rows = [list(range(len(b) + 1))]
+    for i in range(1, len(a) + 1):
+        row = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            row[j] = min(rows[-1][j] + 1, row[j - 1] + 1, rows[-1][j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                row[j] = min(row[j], rows[-2][j - 2] + 1)
+        rows.append(row)
+    return rows[-1][-1]
+
+
+def typo_allowance(text: str) -> int:
+    """How many typing slips a name of this length may have: 0 up to 4 letters, then 1, then 2."""
+    return 0 if len(text) <= 4 else 1 if len(text) <= 8 else 2
+
+
+def check_text(question: Question, response: Any) -> Feedback:
+    typed = _plain(str(response))
+    if not typed:
+        return Feedback(False, 0.0, "No answer yet.", (question.answer,))
+    for accepted in (question.answer, *question.accepted):
+        target = _plain(accepted)
+        if typed == target:
+            return Feedback(True, 1.0, "Correct.")
+        if edit_distance(typed, target) <= typo_allowance(target):
+            return Feedback(True, 1.0, f"Correct - watch the spelling: “{accepted}”.")
+    return Feedback(False, 0.0, f"Not quite: the answer is “{question.answer}”.",
+                    (question.answer,))
+
+
+def check_matching(question: Question, response: Any) -> Feedback:
+    if not isinstance(response, Mapping):
+        raise ResponseError(f"question {question.id}: expected a mapping of left to right items")
+    wrong = [left for left, right in question.pairs if response.get(left) != right]
+    score = 1 - len(wrong) / len(question.pairs)
+    if not wrong:
+        return Feedback(True, 1.0, "Correct: every pair matches.")
+    right = len(question.pairs) - len(wrong)
+    return Feedback(False, score, f"{right} of {len(question.pairs)} pairs are right.",
+                    tuple(wrong))
+
+
+def longest_in_order(response: list[str], items: tuple[str, ...]) -> list[str]:
+    """The longest run of response items that keeps the right relative order (an LCS).
+
+    >>> longest_in_order(["b", "a", "c"], ("a", "b", "c"))
+    ['a', 'c']
+    """
+    n, m = len(response), len(items)
+    table = [[0] * (m + 1) for _ in range(n + 1)]
+    for i in range(n - 1, -1, -1):
+        for j in range(m - 1, -1, -1):
+            table[i][j] = (table[i + 1][j + 1] + 1 if response[i] == items[j]
+                           else max(table[i + 1][j], table[i][j + 1]))
+    kept, i, j = [], 0, 0
+    while i < n and j < m:
+        if response[i] == items[j]:
+            kept.append(response[i])
+            i, j = i + 1, j + 1
+        elif table[i + 1][j] >= table[i][j + 1]:
+            i += 1
+        else:
+            j += 1
+    return kept
+
+
+def check_ordering(question: Question, response: Any) -> Feedback:
+    response = [question.items[r] if isinstance(r, int) else str(r) for r in response]
+    if sorted(response) != sorted(question.items):
+        raise ResponseError(f"question {question.id}: expected each item exactly once")
+    if response == list(question.items):
+        return Feedback(True, 1.0, "Correct: the order is right.")
+    kept = longest_in_order(response, question.items)
+    misplaced = [item for item in question.items if item not in kept]
+    message = f"{len(kept)} of {len(question.items)} items are in the right order."
+    return Feedback(False, len(kept) / len(question.items), message, tuple(misplaced))
+
+
+def check_rubric(question: Question, response: Any) -> Feedback:
+    text = str(response or "").strip()
+    points = [p.point for p in question.rubric]
+    if not text:
+        return Feedback(False, 0.0, "No answer yet: write one or two sentences.", tuple(points))
+    analysis = analyse_answer(text, question.prompt, question.rubric, dict(question.subjects))
+    score = analysis.score
+    too_short = question.kind == "essay" and analysis.n_words < question.min_words
+    correct = score >= question.pass_mark - 1e-9 and not too_short
+    made = sum(analysis.made)
+    notes = [f"{'Correct' if correct else 'Not yet'}: your answer makes {made} of "
+             f"{len(points)} key points."]
+    if analysis.keyword_list:
+        notes.append("It reads as a list of keywords: write full sentences that say how the "
+                     "ideas connect.")
+    if analysis.copied_share >= 0.5:
+        notes.append("Much of it repeats the question; words taken from the question earn no "
+                     "credit.")
+    for point, negated, contradicted in zip(question.rubric, analysis.negated,
+                                            analysis.contradicted, strict=True):
+        if contradicted:
+            notes.append(f"It claims the opposite of a key point: {point.point}.")
+        elif negated:
+            notes.append(f"It seems to deny a key point: {point.point}.")
+    if too_short:
+        notes.append(f"An essay needs at least {question.min_words} words; this has "
+                     f"{analysis.n_words}.")
+    missed = [p for p, made in zip(points, analysis.made, strict=True) if not made]
+    return Feedback(correct, score, " ".join(notes), tuple(missed))
+
+
+CHECKERS: dict[str, Callable[[Question, Any], Feedback]] = {
+    "single": check_single,
+    "multiple": check_multiple,
+    "truefalse": check_truefalse,
+    "numeric": check_numeric,
+    "text": check_text,
+    "short": check_rubric,
+    "essay": check_rubric,
+    "matching": check_matching,
+    "ordering": check_ordering,
+}

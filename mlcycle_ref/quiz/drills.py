@@ -1,0 +1,205 @@
+"""Glossary drills with Leitner boxes, kept in a small SQLite file that survives restarts.
+
+Every glossary term is a card in one of five boxes. A right answer moves it up a box and
+pushes its next review further away (box 1: same day, 2: 1 day, 3: 3 days, 4: 7 days,
+5: 14 days); a wrong answer sends it back to box 1. A drill asks the cards that are due,
+then cards never drilled, then the ones due soonest, so there is always something to do.
+
+Three kinds of drill: ``term`` (read a definition, type the term - aliases and small typos
+accepted), ``meaning`` (pick the definition of a term) and ``matching`` (pair a few terms
+with their definitions). The questions are ordinary bank questions checked by
+:func:`~mlcycle_ref.quiz.checking.check`; the interactive loop is in
+:mod:`~mlcycle_ref.quiz.terminal`.
+
+>>> import tempfile, datetime
+>>> with Progress(Path(tempfile.mkdtemp()) / "p.sqlite3") as progress:
+...     card = progress.record("convergence", True, today=datetime.date(2025, 1, 1))
+>>> card.box, card.due
+(2, datetime.date(2025, 1, 2))
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sqlite3
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from pathlib import Path
+
+from mlcycle_ref.quiz.bank import Bank, Question, definition_choices
+
+BOXES = 5
+#: Days until a card in each box is due again.
+INTERVALS = {1: 0, 2: 1, 3: 3, 4: 7, 5: 14}
+DRILL_KINDS = ("term", "meaning", "matching")
+MATCHING_SIZE = 4
+
+
+def data_dir() -> Path:
+    """The user's data directory for mlcycle.
+
+    ``$MLCYCLE_DATA_DIR`` if set, else ``$XDG_DATA_HOME/mlcycle``, else
+    ``~/.local/share/mlcycle``.
+    """
+    if os.environ.get("MLCYCLE_DATA_DIR"):
+        return Path(os.environ["MLCYCLE_DATA_DIR"])
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "mlcycle"
+
+
+@dataclass(frozen=True)
+class Card:
+    """A term's place in the Leitner boxes and its record."""
+
+    term_id: str
+    box: int = 1
+    due: date | None = None
+    seen: int = 0
+    right: int = 0
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Progress over a glossary: cards per box, answers, and what is due."""
+
+    boxes: dict[int, int]
+    new: int
+    answers: int
+    right: int
+    due_today: int
+
+    @property
+    def accuracy(self) -> float:
+        """Share of answers that were right (0 before any answer)."""
+        return self.right / self.answers if self.answers else 0.0
+
+
+class Progress:
+    """Leitner boxes of glossary cards, stored in SQLite (default: ``data_dir()/drills.sqlite3``).
+
+    Use it as a context manager, or call ``close()``.
+    """
+
+    def __init__(self, path: str | Path | None = None):
+        self.path = Path(path) if path else data_dir() / "drills.sqlite3"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path)
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS cards (term_id TEXT PRIMARY KEY, box INTEGER NOT NULL,"
+            " due TEXT NOT NULL, seen INTEGER NOT NULL, right INTEGER NOT NULL)")
+        self._db.commit()
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def card(self, term_id: str) -> Card:
+        """The stored card, or a new one in box 1."""
+        row = self._db.execute("SELECT box, due, seen, right FROM cards WHERE term_id = ?",
+                               (term_id,)).fetchone()
+        if row is None:
+            return Card(term_id)
+        box, due, seen, right = row
+        return Card(term_id, box, date.fromisoformat(due), seen, right)
+
+    def record(self, term_id: str, correct: bool, today: date | None = None) -> Card:
+        """Move a card after an answer and save it at once."""
+        today = today or date.today()
+        card = self.card(term_id)
+        box = min(card.box + 1, BOXES) if correct else 1
+        card = replace(card, box=box, due=today + timedelta(days=INTERVALS[box]),
+                       seen=card.seen + 1, right=card.right + bool(correct))
+        self._db.execute("INSERT OR REPLACE INTO cards VALUES (?, ?, ?, ?, ?)",
+                         (term_id, card.box, card.due.isoformat(), card.seen, card.right))
+        self._db.commit()
+        return card
+
+    def next_cards(self, term_ids, n: int, today: date | None = None) -> list[str]:
+        """Up to ``n`` terms to drill: due ones (lowest box first), new ones, then the rest.
+
+        Ties keep the order of ``term_ids``.
+        """
+        today = today or date.today()
+        cards = [self.card(t) for t in term_ids]
+        due = sorted((c for c in cards if c.due is not None and c.due <= today),
+                     key=lambda c: (c.box, c.due))
+        new = [c for c in cards if c.due is None]
+        later = sorted((c for c in cards if c.due is not None and c.due > today),
+                       key=lambda c: (c.due, c.box))
+        return [c.term_id for c in (due + new + later)[:n]]
+
+    def stats(self, term_ids, today: date | None = None) -> Stats:
+        """Counts over the given terms."""
+        today = today or date.today()
+        cards = [self.card(t) for t in term_ids]
+        seen = [c for c in cards if c.due is not None]
+        return Stats(
+            boxes={box: sum(c.box == box for c in seen) for box in range(1, BOXES + 1)},
+            new=len(cards) - len(seen),
+            answers=sum(c.seen for c in seen),
+            right=sum(c.right for c in seen),
+            due_today=sum(c.due <= today for c in seen),
+        )
+
+
+def term_question(bank: Bank, term_id: str) -> Question:
+    """Read the definition, type the term."""
+    return bank.question(f"{term_id}-term")
+
+
+def meaning_question(bank: Bank, term_id: str, rng: random.Random) -> Question:
+    """Pick the definition of a term among four, freshly shuffled."""
+    question = bank.question(f"{term_id}-meaning")
+    return replace(question, choices=definition_choices(bank.term(term_id), bank.terms, rng))
+
+
+def matching_question(bank: Bank, term_ids: list[str]) -> Question:
+    """Pair each of a few terms with its definition."""
+    terms = [bank.term(t) for t in term_ids]
+    return Question(
+        id="match-" + "-".join(term_ids), kind="matching",
+        prompt="Match each term with its definition.",
+        explanation=" ".join(f"{t.term}: {t.definition}" for t in terms),
+        link=terms[0].link.partition("#")[0], difficulty="easy", tags=("glossary",),
+        pairs=tuple((t.term, t.definition) for t in terms),
+    )
+
+
+def plan_drill(bank: Bank, progress: Progress, rounds: int, rng: random.Random,
+               today: date | None = None) -> list[tuple[Question, tuple[str, ...]]]:
+    """The questions of a drill, each with the terms whose cards its answer moves.
+
+    Kinds rotate term, meaning, matching; a matching round uses up to four cards. New
+    cards come in a shuffled order, so two learners do not see the glossary alphabetically.
+    """
+    ids = [t.id for t in bank.terms]
+    rng.shuffle(ids)
+    queue = progress.next_cards(ids, rounds * MATCHING_SIZE, today)
+    plan = []
+    for n in range(rounds):
+        if not queue:
+            break
+        kind = DRILL_KINDS[n % len(DRILL_KINDS)]
+        if kind == "matching" and len(queue) >= 2:
+            group, queue = queue[:MATCHING_SIZE], queue[MATCHING_SIZE:]
+            plan.append((matching_question(bank, group), tuple(group)))
+        else:
+            term_id, queue = queue[0], queue[1:]
+            question = (meaning_question(bank, term_id, rng) if kind == "meaning"
+                        else term_question(bank, term_id))
+            plan.append((question, (term_id,)))
+    return plan
+
+
+def terms_right(bank: Bank, question: Question, term_ids: tuple[str, ...],
+                missed: tuple[str, ...], correct: bool) -> dict[str, bool]:
+    """Which cards a checked answer got right (a matching round judges each pair)."""
+    if question.kind != "matching":
+        return {term_ids[0]: correct}
+    return {t: bank.term(t).term not in missed for t in term_ids}

@@ -1,0 +1,427 @@
+"""Short answers read against a rubric of key points: deterministic, offline, no model.
+
+An answer is normalised (case, accents, contractions, punctuation), cut into sentences and
+clauses, tokenised and lightly stemmed. A rubric point is made when one of its phrasings
+is found inside one sentence: every slot of the phrasing matched by a word of the answer,
+all within ``MAX_SPAN`` content words. A phrasing is written in plain words; ``[a|b|c]``
+offers alternatives for one slot, and an alternative may be several words in a row::
+
+    "[compare|check] [prediction|output] [truth|label|actual]"
+
+A match does not count when it is negated (a "not", "never", "without", "instead of" ...
+earlier in its clause or between its words, or "is not"/"does not" right after it),
+when one of the point's contradictions is claimed, or when the words come from the
+question itself. A point may name a ``subject`` of the question (say "pandas" against
+"matplotlib"): its words must then be about that subject, i.e. nearer to a mention of it
+than to a mention of another subject. The word lists live in ``lexicon.yml``, shared with
+the browser port ``static/quiz-check.js``.
+
+>>> analyse_answer(
+...     "Pandas loads data into data frames; Matplotlib draws charts.",
+...     prompt="What do pandas and Matplotlib do?",
+...     points=[Point("pandas loads data", ("[load|read] data",), subject="pandas"),
+...             Point("matplotlib plots", ("[chart|plot]",), subject="matplotlib")],
+...     subjects={"pandas": ("pandas",), "matplotlib": ("matplotlib",)},
+... ).made
+(True, True)
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+LEXICON_PATH = Path(__file__).with_name("lexicon.yml")
+LEXICON: dict = yaml.safe_load(LEXICON_PATH.read_text(encoding="utf-8"))
+
+#: Largest distance, in content words, between the first and last word of a match.
+MAX_SPAN = 12
+#: Runs of this many words or more shared with the question earn no credit.
+COPY_RUN = 4
+#: A bare keyword list scores at most this much, below any pass mark.
+KEYWORD_CAP = 0.4
+#: Stem that every negator becomes, in answers and in phrasings alike.
+NEG = "~not"
+
+
+
+def _words(key: str) -> frozenset[str]:
+    # YAML reads a bare no/yes/on as a boolean: insist on strings so a word never goes missing.
+    values = LEXICON[key]
+    words = [*values, *values.values()] if isinstance(values, dict) else list(values)
+    bad = [w for w in words if not isinstance(w, (str, list))]
+    if bad:
+        raise ValueError(f"{LEXICON_PATH}: {key}: expected words, found {bad!r} (quote them)")
+    return frozenset(w for w in values if isinstance(w, str))
+
+
+STOPWORDS = _words("stopwords")
+AUXILIARIES = _words("auxiliaries")
+NEGATORS = _words("negators")
+NOT_CANCELLERS = _words("not_cancellers")
+CLAUSE_BREAKS = _words("clause_breaks")
+PRONOUNS = _words("pronouns")
+CRITIQUE = _words("critique_words")
+NO_STEM = _words("no_stem")
+_words("irregular"), _words("canonical"), _words("negating_phrases")
+JOINS = tuple(tuple(pair) for pair in LEXICON["joins"])
+IRREGULAR: dict[str, str] = LEXICON["irregular"]
+CANONICAL: dict[str, str] = LEXICON["canonical"]
+VOWELS = set("aeiouy")
+
+
+def lexicon_payload() -> dict:
+    """The word lists and constants, as plain data for the browser port of this module."""
+    return {**LEXICON, "max_span": MAX_SPAN, "copy_run": COPY_RUN, "keyword_cap": KEYWORD_CAP}
+
+
+@dataclass(frozen=True)
+class Point:
+    """One key point of a rubric: a short description and the phrasings that make it."""
+
+    point: str
+    phrasings: tuple[str, ...]
+    contradictions: tuple[str, ...] = ()
+    subject: str | None = None
+
+
+@dataclass(frozen=True)
+class Token:
+    """A word of an answer, with where it sits and what it is."""
+
+    surface: str
+    stem: str
+    sentence: int
+    clause: int
+    stop: bool
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What :func:`analyse_answer` found, point by point."""
+
+    made: tuple[bool, ...]
+    negated: tuple[bool, ...]
+    contradicted: tuple[bool, ...]
+    keyword_list: bool
+    copied_share: float  # of the content words
+    n_words: int
+
+    @property
+    def score(self) -> float:
+        """Share of the points made, capped for a bare keyword list."""
+        share = sum(self.made) / len(self.made) if self.made else 0.0
+        return min(share, KEYWORD_CAP) if self.keyword_list else share
+
+
+def stem(word: str) -> str:
+    """Reduce a lower-case word to a stem shared by its inflections.
+
+    >>> [stem(w) for w in ("features", "feature", "trained", "plotting", "visualization")]
+    ['featur', 'featur', 'train', 'plot', 'visualis']
+    >>> stem("settings") == stem("setting") == stem("set")
+    True
+    """
+    word = IRREGULAR.get(word, word)
+    if word in NO_STEM or len(word) <= 3 or not word.isalpha():
+        return CANONICAL.get(word, word)
+    word = word.replace("yz", "ys").replace("iz", "is")
+    if word.endswith("sses"):
+        word = word[:-2]
+    elif word.endswith("ies") and len(word) > 4:
+        word = word[:-3] + "y"
+    elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    if word.endswith("ied") and len(word) > 4:
+        word = word[:-3] + "y"
+    elif word.endswith("ing") or (word.endswith("ed") and not word.endswith("eed")):
+        base = word[:-3] if word.endswith("ing") else word[:-2]
+        if len(base) >= 3 and VOWELS & set(base):
+            word = _undouble(base)
+    for suffix, replacement in (("isation", "is"), ("ation", ""), ("ition", ""), ("tion", "t"),
+                                ("sion", "s"), ("sis", "s"), ("ment", ""), ("ness", "")):
+        if word.endswith(suffix):
+            if len(word) - len(suffix) >= 4:
+                word = word[: -len(suffix)] + replacement
+            break
+    if word.endswith("e") and len(word) >= 4:
+        word = word[:-1]
+    return CANONICAL.get(word, word)
+
+
+def _undouble(base: str) -> str:
+    # "plott" -> "plot", "modell" -> "model"; "fill" and "pass" keep their double letter.
+    if base[-1] == base[-2] and base[-1] not in "aeiouylsz":
+        return base[:-1]
+    if base.endswith("ell") and len(base) >= 5:
+        return base[:-1]
+    return base
+
+
+def normalise(text: str) -> str:
+    """Lower-case, plain ASCII, contractions expanded, negating phrases turned into "not".
+
+    >>> normalise("You shouldn't use ALL the data, rather than keep some back.").split()
+    ['you', 'should', 'not', 'use', 'all', 'the', 'data,', 'not', 'keep', 'some', 'back.']
+    """
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    text = re.sub(r"[\u2018\u2019\u02bc`\u00b4]", "'", text)
+    text = re.sub(r"[\u201c\u201d]", '"', text)
+    text = re.sub(r"\be\.g\.?", " eg ", text)
+    text = re.sub(r"\bi\.e\.?", " ie ", text)
+    text = re.sub(r"\b(etc|vs)\.", r" \1 ", text)
+    text = re.sub(r"\bcan'?t\b", "can not", text)
+    text = re.sub(r"\bwon't\b", "will not", text)
+    text = re.sub(r"\bshan't\b", "shall not", text)
+    text = re.sub(r"n't\b", " not", text)
+    text = re.sub(r"\bcannot\b", "can not", text)
+    text = re.sub(r"([a-z])'(s|re|ve|ll|d|m)\b", r"\1 ", text)
+    text = text.replace("'", " ")
+    for phrase in LEXICON["negating_phrases"]:
+        text = re.sub(r"\b" + r"\s+".join(phrase.split()) + r"\b", " not ", text)
+    return text
+
+
+def _sentences(text: str) -> list[str]:
+    return [s for s in re.split(r"[!?;\n]+|\.(?!\d)", text) if s.strip()]
+
+
+def _pieces(sentence: str) -> list[str]:
+    return re.split(r"[,:()\[\]{}\"=\u2013\u2014]|\s-+>?(?=\s)|->", sentence)
+
+
+def _join(words: list[str]) -> list[str]:
+    joined: list[str] = []
+    for word in words:
+        if joined and any(joined[-1] == first and word.startswith(start)
+                          for first, start in JOINS):
+            joined[-1] += word
+        else:
+            joined.append(word)
+    return joined
+
+
+def tokenise(text: str, subject_starts: frozenset[str] = frozenset()) -> list[Token]:
+    """Split an answer into tokens that know their sentence and clause.
+
+    >>> [(t.stem, t.clause) for t in tokenise("Pre-trained models, no need to train.")]
+    [('pretrain', 0), ('model', 0), ('~not', 1), ('train', 1)]
+    """
+    tokens: list[Token] = []
+    clause = -1
+    for sentence_no, sentence in enumerate(_sentences(normalise(text))):
+        for piece in _pieces(sentence):
+            words = _join(re.findall(r"[a-z0-9]+", piece))
+            clause += 1
+            for i, word in enumerate(words):
+                nxt = words[i + 1] if i + 1 < len(words) else ""
+                if word in NEGATORS and nxt in NOT_CANCELLERS:
+                    continue
+                starts_clause = word in CLAUSE_BREAKS or (
+                    word in ("and", "or") and (nxt in PRONOUNS or stem(nxt) in subject_starts)
+                )
+                if starts_clause and i > 0:
+                    clause += 1
+                tokens.append(Token(
+                    surface=word,
+                    stem=NEG if word in NEGATORS else stem(word),
+                    sentence=sentence_no,
+                    clause=clause,
+                    stop=word in STOPWORDS,
+                ))
+    return tokens
+
+
+@cache
+def compile_phrasing(phrasing: str) -> tuple[tuple[tuple[str, ...], ...], ...]:
+    """Turn a phrasing into slots of alternatives of stems, dropping function words.
+
+    >>> compile_phrasing("[compare|check] the prediction [ground truth|label]")
+    ((('compar',), ('check',)), (('predict',),), (('ground', 'truth'), ('label',)))
+    """
+    slots = []
+    for group, word in re.findall(r"\[([^\]]*)\]|(\S+)", phrasing):
+        alternatives = []
+        for alternative in (group.split("|") if group else [word]):
+            stems = tuple(t.stem for t in tokenise(alternative) if not t.stop)
+            if stems and stems not in alternatives:
+                alternatives.append(stems)
+        if alternatives:
+            slots.append(tuple(alternatives))
+    return tuple(slots)
+
+
+class _Answer:
+    """An answer prepared for matching: tokens, usable positions, subjects, copied words."""
+
+    def __init__(self, text: str, prompt: str, subjects: Mapping[str, Sequence[str]]):
+        aliases = {name: [compile_phrasing(f"[{a}]")[0][0] for a in names]
+                   for name, names in subjects.items()}
+        starts = frozenset(alias[0] for forms in aliases.values() for alias in forms)
+        self.tokens = tokenise(text, starts)
+        self.content = [i for i, t in enumerate(self.tokens) if not t.stop]
+        self.rank = {pos: n for n, pos in enumerate(self.content)}
+        self.copied = _copied(self.tokens, tokenise(prompt, starts))
+        mentions = self._mentions(aliases)
+        self.subject = self._subjects(mentions)
+
+    def _mentions(self, aliases) -> list[tuple[str, tuple[int, ...]]]:
+        found = []
+        for name, forms in aliases.items():
+            for form in forms:
+                found += [(name, run) for run in self.runs(form, mentions=True)]
+        return sorted(found, key=lambda m: m[1])
+
+    def _subjects(self, mentions) -> list[str | None]:
+        # Each word belongs to the mention nearest to it in its sentence: first by clauses,
+        # then by words (ties: the earlier mention). A sentence without a mention goes on
+        # with the last subject mentioned before it.
+        subject: list[str | None] = []
+        for i, token in enumerate(self.tokens):
+            best = None
+            for name, run in mentions:
+                if self.tokens[run[0]].sentence != token.sentence:
+                    continue
+                near = min(run, key=lambda p: abs(p - i))
+                distance = (abs(self.tokens[near].clause - token.clause), abs(near - i))
+                if best is None or distance < best[0]:
+                    best = (distance, name)
+            if best is None:
+                earlier = [name for name, run in mentions
+                           if self.tokens[run[0]].sentence < token.sentence]
+                subject.append(earlier[-1] if earlier else None)
+            else:
+                subject.append(best[1])
+        return subject
+
+    def runs(self, stems: tuple[str, ...], mentions: bool = False) -> list[tuple[int, ...]]:
+        """Where ``stems`` occur as consecutive content words of one sentence.
+
+        Words copied from the question are not available for matching, unless ``mentions`` is
+        set: then the runs are mentions of a subject, which count even when copied.
+        """
+        found = []
+        for n in range(len(self.content) - len(stems) + 1):
+            run = tuple(self.content[n:n + len(stems)])
+            if (all(self.tokens[p].stem == s for p, s in zip(run, stems, strict=True))
+                    and len({self.tokens[p].sentence for p in run}) == 1
+                    and (mentions or not any(p in self.copied for p in run))):
+                found.append(run)
+        return found
+
+    def matches(self, phrasing: str, subject: str | None) -> list[tuple[int, ...]]:
+        """Every structurally valid match of a phrasing (negation not yet considered)."""
+        slots = compile_phrasing(phrasing)
+        per_slot = [[(alt == (NEG,), run) for alt in slot for run in self.runs(alt)]
+                    for slot in slots]
+        found = []
+        for combo in itertools.product(*per_slot):
+            positions = [p for _, run in combo for p in run]
+            if len(set(positions)) < len(positions):
+                continue
+            if len({self.tokens[p].sentence for p in positions}) > 1:
+                continue
+            if any(is_neg and k + 1 < len(combo) and run[-1] > min(combo[k + 1][1])
+                   for k, (is_neg, run) in enumerate(combo)):
+                continue
+            if self.rank[max(positions)] - self.rank[min(positions)] + 1 > MAX_SPAN:
+                continue
+            if subject is not None and any(self.subject[p] != subject for p in positions):
+                continue
+            found.append(tuple(sorted(positions)))
+        return found
+
+    def negated(self, match: tuple[int, ...], consumed: set[int]) -> bool:
+        """Is this match denied by a negator that no phrasing accounts for?"""
+        first, last = match[0], match[-1]
+        for q, token in enumerate(self.tokens):
+            if token.stem != NEG or q in consumed:
+                continue
+            if first < q < last:
+                return True
+            if any(q < p and token.clause == self.tokens[p].clause for p in match):
+                return True
+            if (q > last and token.clause == self.tokens[last].clause
+                    and self.tokens[q - 1].surface in AUXILIARIES):
+                return True
+        return False
+
+    def critiqued(self, match: tuple[int, ...]) -> bool:
+        sentence = self.tokens[match[0]].sentence
+        return any(t.sentence == sentence and t.surface in CRITIQUE for t in self.tokens)
+
+
+def _copied(answer: list[Token], prompt: list[Token]) -> set[int]:
+    # Longest common runs of content words, by dynamic programming; runs of COPY_RUN words
+    # (or the whole question, when it is shorter) are masked. Function words do not count.
+    mine = [i for i, t in enumerate(answer) if not t.stop]
+    theirs = [t.stem for t in prompt if not t.stop]
+    needed = min(COPY_RUN, len(theirs)) or 1
+    copied: set[int] = set()
+    previous = [0] * (len(theirs) + 1)
+    for n, i in enumerate(mine):
+        current = [0] * (len(theirs) + 1)
+        for j, other in enumerate(theirs):
+            if answer[i].stem == other:
+                current[j + 1] = previous[j] + 1
+                if current[j + 1] >= needed:
+                    copied.update(mine[n - current[j + 1] + 1:n + 1])
+        previous = current
+    return copied
+
+
+def is_keyword_list(text: str) -> bool:
+    """A bare list of keywords: short items cut by commas or dashes, few function words.
+
+    >>> is_keyword_list("analysis, visualisation, feature selection")
+    True
+    >>> is_keyword_list("They analyse the data, plot it and pick the useful features.")
+    False
+    """
+    tokens = tokenise(text)
+    segments = [len(words) for s in re.split(r"[,;/|\n\u2022*]|\s-+>?\s|->", normalise(text))
+                if (words := re.findall(r"[a-z0-9]+", s))]
+    function_words = sum(t.stop for t in tokens)
+    if len(tokens) < 3 or function_words > len(tokens) // 10:
+        return False
+    short_items = len(segments) >= 2 and sum(segments) / len(segments) <= 3.5
+    return short_items or (function_words == 0 and len(tokens) >= 6)
+
+
+def analyse_answer(answer: str, prompt: str, points: Sequence[Point],
+                   subjects: Mapping[str, Sequence[str]] | None = None) -> Analysis:
+    """Decide, point by point, whether an answer makes the key points of a rubric."""
+    prepared = _Answer(answer, prompt, subjects or {})
+    found = [([m for p in point.phrasings for m in prepared.matches(p, point.subject)],
+              [m for p in point.contradictions for m in prepared.matches(p, point.subject)])
+             for point in points]
+    # A negator that belongs to some phrasing ("data it has not seen") denies nothing else;
+    # an opposite claim, though, only counts when no negator at all is near it.
+    consumed = {q for matches, _ in found for m in matches for q in m
+                if prepared.tokens[q].stem == NEG}
+    made, negated, contradicted = [], [], []
+    for matches, against in found:
+        affirmed = [m for m in matches if not prepared.negated(m, consumed)]
+        opposed = any(not prepared.negated(m, set()) and not prepared.critiqued(m)
+                      for m in against)
+        made.append(bool(affirmed) and not opposed)
+        negated.append(bool(matches) and not affirmed)
+        contradicted.append(opposed)
+    n_words = len(prepared.tokens)
+    n_content = len(prepared.content)
+    return Analysis(
+        made=tuple(made),
+        negated=tuple(negated),
+        contradicted=tuple(contradicted),
+        keyword_list=is_keyword_list(answer),
+        copied_share=len(prepared.copied) / n_content if n_content else 0.0,
+        n_words=n_words,
+    )

@@ -1,0 +1,560 @@
+/* mlcycle quiz checker: a faithful port of mlcycle_ref/quiz/rubric.py and checking.py.
+ *
+ * makeChecker(lexicon) returns check(question, response) -> feedback
+ * {correct, score, message, missed, link}. The lexicon is lexicon.yml plus the constants
+ * (max_span, copy_run, keyword_cap); questions are the banks' questions as plain data.
+ * tests/test_quiz_browser_checker.py runs this file in node against the Python checker.
+ * Works as a browser script (window.MLQCheck) and as a CommonJS module.
+ */
+(function (root, factory) {
+  if (typeof module === "object" && module.exports) {
+    module.exports = factory();
+  } else {
+    root.MLQCheck = factory();
+  }
+}(typeof self !== "undefined" ? self : this, function () {
+  "use strict";
+
+  const NEG = "~not";
+  const VOWELS = /[aeiouy]/;
+  const TRUE_WORDS = ["true", "t", "yes", "y", "1"];
+  const FALSE_WORDS = ["false", "f", "no", "n", "0"];
+
+  class ResponseError extends Error {}
+
+  function stripAccents(text) {
+    return text.normalize("NFKD").replace(/\p{M}/gu, "");
+  }
+
+  function compareArrays(a, b) {
+    for (let i = 0; i < Math.min(a.length, b.length); i++) {
+      if (a[i] !== b[i]) return a[i] < b[i] ? -1 : 1;
+    }
+    return a.length - b.length;
+  }
+
+  function plain(text) {
+    return stripAccents(String(text)).toLowerCase().replace(/[^a-z0-9]+/g, "");
+  }
+
+  function makeChecker(lexicon) {
+    const set = (key) => new Set(lexicon[key]);
+    const STOPWORDS = set("stopwords");
+    const AUXILIARIES = set("auxiliaries");
+    const NEGATORS = set("negators");
+    const NOT_CANCELLERS = set("not_cancellers");
+    const CLAUSE_BREAKS = set("clause_breaks");
+    const PRONOUNS = set("pronouns");
+    const CRITIQUE = set("critique_words");
+    const NO_STEM = set("no_stem");
+    const JOINS = lexicon.joins;
+    const IRREGULAR = lexicon.irregular;
+    const CANONICAL = lexicon.canonical;
+    const has = (map, key) => Object.prototype.hasOwnProperty.call(map, key);
+    const canonical = (word) => (has(CANONICAL, word) ? CANONICAL[word] : word);
+
+    function undouble(base) {
+      const last = base[base.length - 1];
+      if (last === base[base.length - 2] && !"aeiouylsz".includes(last)) return base.slice(0, -1);
+      if (base.endsWith("ell") && base.length >= 5) return base.slice(0, -1);
+      return base;
+    }
+
+    function stem(word) {
+      if (has(IRREGULAR, word)) word = IRREGULAR[word];
+      if (NO_STEM.has(word) || word.length <= 3 || !/^[a-z]+$/.test(word)) return canonical(word);
+      word = word.split("yz").join("ys").split("iz").join("is");
+      if (word.endsWith("sses")) {
+        word = word.slice(0, -2);
+      } else if (word.endsWith("ies") && word.length > 4) {
+        word = word.slice(0, -3) + "y";
+      } else if (word.endsWith("s") && !["ss", "us", "is"].some((e) => word.endsWith(e))) {
+        word = word.slice(0, -1);
+      }
+      if (word.endsWith("ied") && word.length > 4) {
+        word = word.slice(0, -3) + "y";
+      } else if (word.endsWith("ing") || (word.endsWith("ed") && !word.endsWith("eed"))) {
+        const base = word.endsWith("ing") ? word.slice(0, -3) : word.slice(0, -2);
+        if (base.length >= 3 && VOWELS.test(base)) word = undouble(base);
+      }
+      const derivations = [["isation", "is"], ["ation", ""], ["ition", ""], ["tion", "t"],
+        ["sion", "s"], ["sis", "s"], ["ment", ""], ["ness", ""]];
+      for (const [suffix, replacement] of derivations) {
+        if (word.endsWith(suffix)) {
+          if (word.length - suffix.length >= 4) word = word.slice(0, -suffix.length) + replacement;
+          break;
+        }
+      }
+      if (word.endsWith("e") && word.length >= 4) word = word.slice(0, -1);
+      return canonical(word);
+    }
+
+    function normalise(text) {
+      text = stripAccents(String(text)).toLowerCase();
+      text = text.replace(/[\u2018\u2019\u02bc`\u00b4]/g, "'").replace(/[\u201c\u201d]/g, '"');
+      text = text.replace(/\be\.g\.?/g, " eg ").replace(/\bi\.e\.?/g, " ie ");
+      text = text.replace(/\b(etc|vs)\./g, " $1 ");
+      text = text.replace(/\bcan'?t\b/g, "can not").replace(/\bwon't\b/g, "will not");
+      text = text.replace(/\bshan't\b/g, "shall not").replace(/n't\b/g, " not");
+      text = text.replace(/\bcannot\b/g, "can not");
+      text = text.replace(/([a-z])'(s|re|ve|ll|d|m)\b/g, "$1 ").split("'").join(" ");
+      for (const phrase of lexicon.negating_phrases) {
+        text = text.replace(new RegExp("\\b" + phrase.split(/\s+/).join("\\s+") + "\\b", "g"),
+          " not ");
+      }
+      return text;
+    }
+
+    function join(words) {
+      const joined = [];
+      for (const word of words) {
+        const last = joined[joined.length - 1];
+        if (joined.length && JOINS.some(([first, start]) => last === first &&
+            word.startsWith(start))) {
+          joined[joined.length - 1] += word;
+        } else {
+          joined.push(word);
+        }
+      }
+      return joined;
+    }
+
+    function tokenise(text, subjectStarts) {
+      subjectStarts = subjectStarts || new Set();
+      const tokens = [];
+      let clause = -1;
+      const sentences = normalise(text).split(/[!?;\n]+|\.(?!\d)/).filter((s) => s.trim());
+      sentences.forEach((sentence, sentenceNo) => {
+        const pieces = sentence.split(/[,:()[\]{}"=\u2013\u2014]|\s-+>?(?=\s)|->/);
+        for (const piece of pieces) {
+          const words = join(piece === undefined ? [] : (piece.match(/[a-z0-9]+/g) || []));
+          clause += 1;
+          words.forEach((word, i) => {
+            const next = i + 1 < words.length ? words[i + 1] : "";
+            if (NEGATORS.has(word) && NOT_CANCELLERS.has(next)) return;
+            const startsClause = CLAUSE_BREAKS.has(word) || ((word === "and" || word === "or") &&
+              (PRONOUNS.has(next) || subjectStarts.has(stem(next))));
+            if (startsClause && i > 0) clause += 1;
+            tokens.push({
+              surface: word,
+              stem: NEGATORS.has(word) ? NEG : stem(word),
+              sentence: sentenceNo,
+              clause: clause,
+              stop: STOPWORDS.has(word),
+            });
+          });
+        }
+      });
+      return tokens;
+    }
+
+    const compiled = new Map();
+    function compilePhrasing(phrasing) {
+      if (compiled.has(phrasing)) return compiled.get(phrasing);
+      const slots = [];
+      const pattern = /\[([^\]]*)\]|(\S+)/g;
+      let found;
+      while ((found = pattern.exec(phrasing)) !== null) {
+        const alternatives = [];
+        const texts = found[1] !== undefined ? found[1].split("|") : [found[2]];
+        for (const alternative of texts) {
+          const stems = tokenise(alternative).filter((t) => !t.stop).map((t) => t.stem);
+          if (stems.length && !alternatives.some((a) => a.join(" ") === stems.join(" "))) {
+            alternatives.push(stems);
+          }
+        }
+        if (alternatives.length) slots.push(alternatives);
+      }
+      compiled.set(phrasing, slots);
+      return slots;
+    }
+
+    function copiedPositions(answer, prompt) {
+      const mine = [];
+      answer.forEach((t, i) => { if (!t.stop) mine.push(i); });
+      const theirs = prompt.filter((t) => !t.stop).map((t) => t.stem);
+      const needed = Math.min(lexicon.copy_run, theirs.length) || 1;
+      const copied = new Set();
+      let previous = new Array(theirs.length + 1).fill(0);
+      mine.forEach((i, n) => {
+        const current = new Array(theirs.length + 1).fill(0);
+        theirs.forEach((other, j) => {
+          if (answer[i].stem === other) {
+            current[j + 1] = previous[j] + 1;
+            if (current[j + 1] >= needed) {
+              for (const p of mine.slice(n - current[j + 1] + 1, n + 1)) copied.add(p);
+            }
+          }
+        });
+        previous = current;
+      });
+      return copied;
+    }
+
+    class Answer {
+      constructor(text, prompt, subjects) {
+        const aliases = {};
+        for (const [name, names] of Object.entries(subjects)) {
+          aliases[name] = names.map((a) => compilePhrasing(`[${a}]`)[0][0]);
+        }
+        const starts = new Set();
+        for (const forms of Object.values(aliases)) for (const alias of forms) starts.add(alias[0]);
+        this.tokens = tokenise(text, starts);
+        this.content = [];
+        this.tokens.forEach((t, i) => { if (!t.stop) this.content.push(i); });
+        this.rank = new Map(this.content.map((pos, n) => [pos, n]));
+        this.copied = copiedPositions(this.tokens, tokenise(prompt, starts));
+        const mentions = [];
+        for (const [name, forms] of Object.entries(aliases)) {
+          for (const form of forms) {
+            for (const run of this.runs(form, true)) mentions.push([name, run]);
+          }
+        }
+        mentions.sort((a, b) => compareArrays(a[1], b[1]));
+        this.subject = this.subjects(mentions);
+      }
+
+      subjects(mentions) {
+        return this.tokens.map((token, i) => {
+          let best = null;
+          for (const [name, run] of mentions) {
+            if (this.tokens[run[0]].sentence !== token.sentence) continue;
+            let near = run[0];
+            for (const p of run) if (Math.abs(p - i) < Math.abs(near - i)) near = p;
+            const distance = [Math.abs(this.tokens[near].clause - token.clause), Math.abs(near - i)];
+            if (best === null || compareArrays(distance, best[0]) < 0) best = [distance, name];
+          }
+          if (best === null) {
+            const earlier = mentions.filter(([, run]) =>
+              this.tokens[run[0]].sentence < token.sentence);
+            return earlier.length ? earlier[earlier.length - 1][0] : null;
+          }
+          return best[1];
+        });
+      }
+
+      runs(stems, mentions) {
+        const found = [];
+        for (let n = 0; n <= this.content.length - stems.length; n++) {
+          const run = this.content.slice(n, n + stems.length);
+          if (run.every((p, k) => this.tokens[p].stem === stems[k]) &&
+              new Set(run.map((p) => this.tokens[p].sentence)).size === 1 &&
+              (mentions || !run.some((p) => this.copied.has(p)))) {
+            found.push(run);
+          }
+        }
+        return found;
+      }
+
+      matches(phrasing, subject) {
+        const slots = compilePhrasing(phrasing);
+        const perSlot = slots.map((slot) => {
+          const options = [];
+          for (const alt of slot) {
+            const isNeg = alt.length === 1 && alt[0] === NEG;
+            for (const run of this.runs(alt, false)) options.push([isNeg, run]);
+          }
+          return options;
+        });
+        const found = [];
+        const combo = [];
+        const visit = (k) => {
+          if (k === perSlot.length) {
+            this.consider(combo, subject, found);
+            return;
+          }
+          for (const option of perSlot[k]) {
+            combo.push(option);
+            visit(k + 1);
+            combo.pop();
+          }
+        };
+        if (perSlot.every((options) => options.length)) visit(0);
+        return found;
+      }
+
+      consider(combo, subject, found) {
+        const positions = [];
+        for (const [, run] of combo) positions.push(...run);
+        if (new Set(positions).size < positions.length) return;
+        if (new Set(positions.map((p) => this.tokens[p].sentence)).size > 1) return;
+        for (let k = 0; k < combo.length; k++) {
+          const [isNeg, run] = combo[k];
+          if (isNeg && k + 1 < combo.length && run[run.length - 1] > Math.min(...combo[k + 1][1])) {
+            return;
+          }
+        }
+        const first = Math.min(...positions);
+        const last = Math.max(...positions);
+        if (this.rank.get(last) - this.rank.get(first) + 1 > lexicon.max_span) return;
+        if (subject !== null && subject !== undefined &&
+            positions.some((p) => this.subject[p] !== subject)) return;
+        found.push(positions.slice().sort((a, b) => a - b));
+      }
+
+      negated(match, consumed) {
+        const first = match[0];
+        const last = match[match.length - 1];
+        for (let q = 0; q < this.tokens.length; q++) {
+          const token = this.tokens[q];
+          if (token.stem !== NEG || consumed.has(q)) continue;
+          if (first < q && q < last) return true;
+          if (match.some((p) => q < p && token.clause === this.tokens[p].clause)) return true;
+          if (q > last && token.clause === this.tokens[last].clause &&
+              AUXILIARIES.has(this.tokens[q - 1].surface)) return true;
+        }
+        return false;
+      }
+
+      critiqued(match) {
+        const sentence = this.tokens[match[0]].sentence;
+        return this.tokens.some((t) => t.sentence === sentence && CRITIQUE.has(t.surface));
+      }
+    }
+
+    function isKeywordList(text) {
+      const tokens = tokenise(text);
+      const segments = normalise(text).split(/[,;/|\n\u2022*]|\s-+>?\s|->/)
+        .map((s) => (s === undefined ? [] : (s.match(/[a-z0-9]+/g) || [])).length)
+        .filter((n) => n > 0);
+      const functionWords = tokens.filter((t) => t.stop).length;
+      if (tokens.length < 3 || functionWords > Math.floor(tokens.length / 10)) return false;
+      const shortItems = segments.length >= 2 &&
+        segments.reduce((a, b) => a + b, 0) / segments.length <= 3.5;
+      return shortItems || (functionWords === 0 && tokens.length >= 6);
+    }
+
+    function analyseAnswer(answer, prompt, points, subjects) {
+      const prepared = new Answer(answer, prompt, subjects || {});
+      const found = points.map((point) => {
+        const subject = point.subject === undefined ? null : point.subject;
+        const matches = [];
+        const against = [];
+        for (const p of point.phrasings) matches.push(...prepared.matches(p, subject));
+        for (const p of point.contradictions || []) against.push(...prepared.matches(p, subject));
+        return [matches, against];
+      });
+      const consumed = new Set();
+      for (const [matches] of found) {
+        for (const m of matches) for (const q of m) if (prepared.tokens[q].stem === NEG) consumed.add(q);
+      }
+      const none = new Set();
+      const made = [];
+      const negated = [];
+      const contradicted = [];
+      for (const [matches, against] of found) {
+        const affirmed = matches.filter((m) => !prepared.negated(m, consumed));
+        const opposed = against.some((m) => !prepared.negated(m, none) && !prepared.critiqued(m));
+        made.push(affirmed.length > 0 && !opposed);
+        negated.push(matches.length > 0 && affirmed.length === 0);
+        contradicted.push(opposed);
+      }
+      const keywordList = isKeywordList(answer);
+      const share = made.length ? made.filter(Boolean).length / made.length : 0;
+      return {
+        made, negated, contradicted, keywordList,
+        copiedShare: prepared.content.length ? prepared.copied.size / prepared.content.length : 0,
+        nWords: prepared.tokens.length,
+        score: keywordList ? Math.min(share, lexicon.keyword_cap) : share,
+      };
+    }
+
+    function feedback(correct, score, message, missed) {
+      return { correct, score, message, missed: missed || [] };
+    }
+
+    function choice(question, response) {
+      if (typeof response === "number") {
+        if (!Number.isInteger(response) || response < 0 || response >= question.choices.length) {
+          throw new ResponseError(`question ${question.id}: choice number ${response} out of range`);
+        }
+        return question.choices[response];
+      }
+      const wanted = plain(response);
+      const hit = question.choices.find((c) => plain(c) === wanted);
+      if (hit === undefined) {
+        throw new ResponseError(`question ${question.id}: ${response} is not one of the choices`);
+      }
+      return hit;
+    }
+
+    function parseNumber(text) {
+      if (typeof text === "number") return text;
+      const cleaned = String(text).replace(/[\s,%]/g, "");
+      if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(cleaned)) {
+        throw new ResponseError(`expected a number, found ${text}`);
+      }
+      return parseFloat(cleaned);
+    }
+
+    function formatNumber(value) {
+      // Python's "{:g}": six significant digits, no trailing zeros.
+      return String(Number(value.toPrecision(6)));
+    }
+
+    function editDistance(a, b) {
+      const rows = [Array.from({ length: b.length + 1 }, (_, j) => j)];
+      for (let i = 1; i <= a.length; i++) {
+        const row = [i].concat(new Array(b.length).fill(0));
+        const prev = rows[rows.length - 1];
+        for (let j = 1; j <= b.length; j++) {
+          const cost = a[i - 1] !== b[j - 1] ? 1 : 0;
+          row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + cost);
+          if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+            row[j] = Math.min(row[j], rows[rows.length - 2][j - 2] + 1);
+          }
+        }
+        rows.push(row);
+      }
+      return rows[rows.length - 1][b.length];
+    }
+
+    function typoAllowance(text) {
+      return text.length <= 4 ? 0 : text.length <= 8 ? 1 : 2;
+    }
+
+    function longestInOrder(response, items) {
+      const n = response.length;
+      const m = items.length;
+      const table = Array.from({ length: n + 1 }, () => new Array(m + 1).fill(0));
+      for (let i = n - 1; i >= 0; i--) {
+        for (let j = m - 1; j >= 0; j--) {
+          table[i][j] = response[i] === items[j] ? table[i + 1][j + 1] + 1
+            : Math.max(table[i + 1][j], table[i][j + 1]);
+        }
+      }
+      const kept = [];
+      let i = 0;
+      let j = 0;
+      while (i < n && j < m) {
+        if (response[i] === items[j]) {
+          kept.push(response[i]);
+          i += 1;
+          j += 1;
+        } else if (table[i + 1][j] >= table[i][j + 1]) {
+          i += 1;
+        } else {
+          j += 1;
+        }
+      }
+      return kept;
+    }
+
+    const CHECKERS = {
+      single(q, response) {
+        const chosen = choice(q, response);
+        if (chosen === q.answer) return feedback(true, 1, "Correct.");
+        return feedback(false, 0, `Not quite: \u201c${chosen}\u201d is not the best answer.`,
+          [q.answer]);
+      },
+      multiple(q, response) {
+        if (!Array.isArray(response)) response = [response];
+        const chosen = new Set(response.map((r) => choice(q, r)));
+        const right = [...chosen].filter((c) => q.answer.includes(c));
+        const wrong = [...chosen].filter((c) => !q.answer.includes(c));
+        const score = Math.max(0, right.length - wrong.length) / q.answer.length;
+        const missed = q.answer.filter((a) => !chosen.has(a));
+        if (!missed.length && !wrong.length) {
+          return feedback(true, 1, "Correct: you picked exactly the right options.");
+        }
+        return feedback(false, score, `Not quite: ${right.length} of your picks are right and ` +
+          `${wrong.length} wrong; ${missed.length} right option(s) not picked.`, missed);
+      },
+      truefalse(q, response) {
+        if (typeof response === "string") {
+          const word = plain(response);
+          if (!TRUE_WORDS.includes(word) && !FALSE_WORDS.includes(word)) {
+            throw new ResponseError(`question ${q.id}: expected true or false, found ${response}`);
+          }
+          response = TRUE_WORDS.includes(word);
+        }
+        if (Boolean(response) === q.answer) return feedback(true, 1, "Correct.");
+        return feedback(false, 0, `Not quite: the statement is ${q.answer ? "true" : "false"}.`);
+      },
+      numeric(q, response) {
+        const value = parseNumber(response);
+        if (Math.abs(value - q.answer) <= q.tolerance + 1e-9) return feedback(true, 1, "Correct.");
+        return feedback(false, 0,
+          `Not quite: ${formatNumber(value)}${q.unit} is not the expected value.`);
+      },
+      text(q, response) {
+        const typed = plain(response);
+        if (!typed) return feedback(false, 0, "No answer yet.", [q.answer]);
+        for (const accepted of [q.answer].concat(q.accepted)) {
+          const target = plain(accepted);
+          if (typed === target) return feedback(true, 1, "Correct.");
+          if (editDistance(typed, target) <= typoAllowance(target)) {
+            return feedback(true, 1, `Correct - watch the spelling: \u201c${accepted}\u201d.`);
+          }
+        }
+        return feedback(false, 0, `Not quite: the answer is \u201c${q.answer}\u201d.`, [q.answer]);
+      },
+      matching(q, response) {
+        if (response === null || typeof response !== "object" || Array.isArray(response)) {
+          throw new ResponseError(`question ${q.id}: expected a mapping of left to right items`);
+        }
+        const wrong = q.pairs.filter(([left, right]) => response[left] !== right)
+          .map(([left]) => left);
+        if (!wrong.length) return feedback(true, 1, "Correct: every pair matches.");
+        return feedback(false, 1 - wrong.length / q.pairs.length,
+          `${q.pairs.length - wrong.length} of ${q.pairs.length} pairs are right.`, wrong);
+      },
+      ordering(q, response) {
+        response = response.map((r) => (typeof r === "number" ? q.items[r] : String(r)));
+        if (response.slice().sort().join("\u0000") !== q.items.slice().sort().join("\u0000")) {
+          throw new ResponseError(`question ${q.id}: expected each item exactly once`);
+        }
+        if (response.every((item, i) => item === q.items[i])) {
+          return feedback(true, 1, "Correct: the order is right.");
+        }
+        const kept = longestInOrder(response, q.items);
+        return feedback(false, kept.length / q.items.length,
+          `${kept.length} of ${q.items.length} items are in the right order.`,
+          q.items.filter((item) => !kept.includes(item)));
+      },
+      short(q, response) {
+        const text = String(response || "").trim();
+        const points = q.rubric.map((p) => p.point);
+        if (!text) return feedback(false, 0, "No answer yet: write one or two sentences.", points);
+        const analysis = analyseAnswer(text, q.prompt, q.rubric, q.subjects);
+        const score = analysis.score;
+        const tooShort = q.kind === "essay" && analysis.nWords < q.min_words;
+        const correct = score >= q.pass_mark - 1e-9 && !tooShort;
+        const made = analysis.made.filter(Boolean).length;
+        const notes = [`${correct ? "Correct" : "Not yet"}: your answer makes ${made} of ` +
+          `${points.length} key points.`];
+        if (analysis.keywordList) {
+          notes.push("It reads as a list of keywords: write full sentences that say how the " +
+            "ideas connect.");
+        }
+        if (analysis.copiedShare >= 0.5) {
+          notes.push("Much of it repeats the question; words taken from the question earn no " +
+            "credit.");
+        }
+        q.rubric.forEach((point, k) => {
+          if (analysis.contradicted[k]) {
+            notes.push(`It claims the opposite of a key point: ${point.point}.`);
+          } else if (analysis.negated[k]) {
+            notes.push(`It seems to deny a key point: ${point.point}.`);
+          }
+        });
+        if (tooShort) {
+          notes.push(`An essay needs at least ${q.min_words} words; this has ${analysis.nWords}.`);
+        }
+        return feedback(correct, score, notes.join(" "), points.filter((_, k) => !analysis.made[k]));
+      },
+    };
+    CHECKERS.essay = CHECKERS.short;
+
+    function check(question, response) {
+      const result = CHECKERS[question.kind](question, response);
+      result.link = question.html_link;
+      return result;
+    }
+
+    return { check, stem, normalise, tokenise, compilePhrasing, analyseAnswer, isKeywordList,
+      editDistance, parseNumber, longestInOrder, plain, ResponseError };
+  }
+
+  return { makeChecker, ResponseError };
+}));

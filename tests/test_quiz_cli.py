@@ -1,0 +1,115 @@
+"""The quiz and glossary commands, registered on a parser as the mlcycle command does."""
+
+import argparse
+import io
+import json
+
+import pytest
+
+from mlcycle_ref.quiz.cli import register
+
+
+def mlcycle(*argv):
+    parser = argparse.ArgumentParser(prog="mlcycle")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.handler(args)
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLCYCLE_DATA_DIR", str(tmp_path))
+    return tmp_path
+
+
+def test_check_prints_json_and_exits_zero_when_correct(capsys):
+    status = mlcycle("quiz", "check", "quiz", "q04", "--json", "--answer",
+                     "Test on rows the model has never seen and compare its predictions with "
+                     "the true labels; that shows how well it generalises.")
+    feedback = json.loads(capsys.readouterr().out)
+    assert status == 0
+    assert feedback == {"correct": True, "score": 1.0, "missed": [],
+                        "message": "Correct: your answer makes 3 of 3 key points.",
+                        "link": "book/lifecycle/training.html#evaluation"}
+
+
+def test_check_lists_missed_points_and_exits_one_when_not_correct(capsys):
+    status = mlcycle("quiz", "check", "quiz", "q04", "--answer", "To check the model.", "--json")
+    feedback = json.loads(capsys.readouterr().out)
+    assert status == 1
+    assert set(feedback) >= {"correct", "score", "missed", "message", "link"}
+    assert feedback["correct"] is False and len(feedback["missed"]) == 3
+
+
+def test_check_without_json_prints_plain_text(capsys):
+    assert mlcycle("quiz", "check", "quiz", "q02-tf", "--answer", "true") == 1
+    out = capsys.readouterr().out
+    assert "the statement is false" in out and "Read more: book/lifecycle/features.html" in out
+
+
+@pytest.mark.parametrize(("question_id", "answer"), [
+    ("q03-multi", "The learning rate, The number of boosting rounds, The maximum tree depth"),
+    ("q01-order", "Data exploration, Feature engineering, Model training and evaluation"),
+    ("q08-match", "Data Engineer=Scalable, repeatable data pipelines; MLOps Engineer=Scalable, "
+                  "reliable ML pipelines that deploy models; Data Scientist=Predictive models "
+                  "and analytical insights"),
+    ("q04-numeric", "10%"),
+    ("sagemaker-studio-term", "studio"),
+])
+def test_check_reads_every_kind_from_text(question_id, answer):
+    bank = "glossary" if question_id.endswith("-term") else "quiz"
+    assert mlcycle("quiz", "check", bank, question_id, "--answer", answer) == 0
+
+
+def test_check_errors_are_clear(capsys):
+    assert mlcycle("quiz", "check", "quiz", "q99", "--answer", "x") == 2
+    assert "no question with id 'q99'" in capsys.readouterr().err
+    assert mlcycle("quiz", "check", "nobank", "q01", "--answer", "x") == 2
+    assert "no bank named 'nobank'" in capsys.readouterr().err
+    assert mlcycle("quiz", "check", "quiz", "q02-tf", "--answer", "perhaps") == 2
+    assert "expected true or false" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        mlcycle("quiz", "check", "quiz", "q01")
+    assert stop.value.code == 2
+    with pytest.raises(SystemExit):
+        mlcycle("quiz", "quiz", "--answer", "x")
+    with pytest.raises(SystemExit):
+        mlcycle("quiz", "quiz", "essays")
+
+
+def test_interactive_quiz_reads_stdin_and_prints_the_score(monkeypatch, capsys):
+    monkeypatch.setattr("sys.stdin", io.StringIO("f\nt\n"))
+    assert mlcycle("quiz", "quiz", "--ids", "q02-tf,q06-tf") == 0
+    out = capsys.readouterr().out
+    assert "[2/2]" in out and "Score: 2.00 / 2 (100%); 2 correct" in out
+
+
+def test_quiz_defaults_to_the_quiz_bank_and_accepts_a_path(monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    assert mlcycle("quiz", "--ids", "q10-tf") == 0
+    assert "Score: 0.00 / 1" in capsys.readouterr().out
+    assert mlcycle("quiz", "glossary", "--ids", "pandas-term", "--shuffle", "--seed", "3") == 0
+    assert "Which term is this?" in capsys.readouterr().out
+
+
+def test_unknown_ids_fail_before_the_quiz_starts(capsys):
+    assert mlcycle("quiz", "quiz", "--ids", "q01", "nope") == 2
+    captured = capsys.readouterr()
+    assert "no question with id 'nope'" in captured.err and "[1/" not in captured.out
+
+
+def test_glossary_drill_and_stats_share_progress(monkeypatch, capsys, data_dir):
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n\n"))
+    assert mlcycle("glossary", "drill", "--rounds", "2", "--seed", "1") == 0
+    assert "Drill done: 0 of 2 card(s) right." in capsys.readouterr().out
+    assert (data_dir / "drills.sqlite3").is_file()
+    assert mlcycle("glossary", "stats") == 0
+    out = capsys.readouterr().out
+    assert "Box 1 (review the same day): 2" in out and "Answers: 2, right: 0 (0%)" in out
+
+
+def test_glossary_needs_an_action_and_a_positive_round_count():
+    with pytest.raises(SystemExit):
+        mlcycle("glossary")
+    with pytest.raises(SystemExit):
+        mlcycle("glossary", "drill", "--rounds", "0")

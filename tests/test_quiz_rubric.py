@@ -1,0 +1,163 @@
+"""The short-answer engine: normalising, stemming, matching phrasings and what defeats them."""
+
+import pytest
+
+from mlcycle_ref.quiz.rubric import (
+    KEYWORD_CAP,
+    Point,
+    analyse_answer,
+    compile_phrasing,
+    is_keyword_list,
+    normalise,
+    stem,
+    tokenise,
+)
+
+HOLD = Point("held-back data", ("[unseen|new] data", "not [see|train]"),
+             contradictions=("[use|train] all data",))
+COMPARE = Point("compare with truth", ("compare prediction [truth|label]",))
+
+
+def made(answer, points=(HOLD, COMPARE), prompt="Why hold data back?", subjects=None):
+    return analyse_answer(answer, prompt, points, subjects).made
+
+
+@pytest.mark.parametrize("family", [
+    ("feature", "features", "featured"),
+    ("train", "trains", "trained", "training"),
+    ("plot", "plots", "plotted", "plotting"),
+    ("visualise", "visualize", "visualising", "visualization", "visualisations"),
+    ("analyse", "analyze", "analysis", "analyses", "analysing"),
+    ("category", "categories"),
+    ("setting", "settings", "set"),
+    ("model", "models", "modelling", "modeling"),
+    ("hold", "held", "holding", "holds"),
+    ("use", "used", "uses", "using"),
+])
+def test_stem_unites_a_word_family(family):
+    assert len({stem(word) for word in family}) == 1, [stem(w) for w in family]
+
+
+def test_stem_leaves_short_words_numbers_and_protected_words():
+    assert [stem(w) for w in ("bias", "data", "gpu", "70", "is", "pandas")] == [
+        "bias", "data", "gpu", "70", "is", "pandas"]
+    assert stem("dataset") == stem("datasets") == "data"
+
+
+def test_normalise_expands_contractions_and_negating_phrases():
+    assert normalise("Don't, can't, won't, isn't").split() == [
+        "do", "not,", "can", "not,", "will", "not,", "is", "not"]
+    assert "not" in normalise("instead of training").split()
+    assert normalise("Café ÉTÉ").split() == ["cafe", "ete"]
+
+
+def test_tokenise_joins_split_words_and_marks_clauses():
+    tokens = tokenise("Fine-tune a pre trained model, but not only one-hot data frames.")
+    assert [t.stem for t in tokens] == [
+        "finetun", "a", "pretrain", "model", "but", "only", "onehot", "datafram"]
+    assert tokens[0].clause == tokens[3].clause != tokens[4].clause
+
+
+def test_sentences_split_at_full_stops_but_not_decimals():
+    tokens = tokenise("A score of 0.5 is poor. Next sentence")
+    assert tokens[4].surface == "5" and tokens[4].sentence == 0
+    assert tokens[-1].sentence == 1
+
+
+def test_compile_phrasing_drops_function_words_and_keeps_negators():
+    assert compile_phrasing("not [the|a] model") == ((("~not",),), (("model",),))
+    assert compile_phrasing("the of and") == ()
+
+
+def test_a_point_needs_all_its_slots_in_one_sentence():
+    assert made("Compare the prediction with the truth.") == (False, True)
+    assert made("Compare the prediction. The truth is out there.") == (False, False)
+
+
+def test_slots_may_come_in_any_order():
+    assert made("The truth and the predictions are compared.") == (False, True)
+
+
+def test_words_too_far_apart_do_not_make_a_point():
+    far = ("Compare the prediction of the model, whatever it was that they built over the "
+           "many long months of hard and careful work, with the truth.")
+    assert made(far) == (False, False)
+
+
+@pytest.mark.parametrize("answer", [
+    "You never need new data.",
+    "Do not test on new data.",
+    "Testing on new data is not needed.",
+    "There is no need to use new data.",
+    "Rather than new data, reuse the old rows.",
+    "You can test without new data.",
+])
+def test_negation_defeats_a_point(answer):
+    assert made(answer)[0] is False
+    assert analyse_answer(answer, "", [HOLD]).negated == (True,)
+
+
+def test_a_negator_in_another_clause_does_not_count():
+    assert made("It does not matter how, but test on new data.")[0]
+    assert made("Not only old data: new data matters too.")[0]
+
+
+def test_a_negator_that_belongs_to_a_phrasing_is_not_a_negation():
+    assert made("Measure it on rows it has not seen.")[0]
+    assert made("Hold rows back that the model was not trained on.")[0]
+
+
+def test_a_negator_in_a_phrasing_must_come_first():
+    assert not made("It sees and does not stop.")[0]
+
+
+def test_the_opposite_claim_defeats_a_point_unless_it_is_negated_or_criticised():
+    assert made("Use new data, and train on all the data.")[0] is False
+    assert analyse_answer("Use new data, and train on all the data.", "",
+                          [HOLD]).contradicted == (True,)
+    assert made("Use new data; never train on all the data.")[0]
+    assert made("Use new data; if you used all the data you would fool yourself.")[0]
+
+
+def test_subjects_keep_two_tools_apart():
+    points = [Point("pandas loads", ("load data",), subject="pandas"),
+              Point("matplotlib plots", ("plot",), subject="matplotlib")]
+    subjects = {"pandas": ["pandas"], "matplotlib": ["matplotlib"]}
+
+    def verdict(answer):
+        return analyse_answer(answer, "", points, subjects).made
+
+    assert verdict("Pandas loads data and matplotlib draws a plot.") == (True, True)
+    assert verdict("Data is loaded by pandas, while plots come from matplotlib.") == (True, True)
+    assert verdict("Pandas draws a plot and matplotlib loads data.") == (False, False)
+    assert verdict("Pandas is handy. It can load data.") == (True, False)
+    assert verdict("It can load data and plot.") == (False, False)
+
+
+def test_words_copied_from_the_question_earn_nothing():
+    prompt = "Why compare the predictions with the truth on new data?"
+    analysis = analyse_answer("Why compare the predictions with the truth on new data?", prompt,
+                              [HOLD, COMPARE])
+    assert analysis.made == (False, False) and analysis.copied_share == 1.0
+    analysis = analyse_answer("Because you compare predictions with labels.", prompt,
+                              [HOLD, COMPARE])
+    assert analysis.made == (False, True) and analysis.copied_share == 0.0
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("analysis, visualisation, feature identification", True),
+    ("pandas - dataframes, matplotlib - plots", True),
+    ("unseen data ground truth generalisation unbiased estimate", True),
+    ("They analyse the data, plot it and pick the useful features.", False),
+    ("Matplotlib makes charts.", False),
+    ("One-hot encoding.", False),
+    ("TOO MANY FEATURES STOP CONVERGENCE, AND DROPPING IRRELEVANT ONES LOWERS DIMENSIONS", False),
+])
+def test_keyword_lists(text, expected):
+    assert is_keyword_list(text) is expected
+
+
+def test_a_keyword_list_is_capped_below_any_pass_mark():
+    analysis = analyse_answer("new data, compare prediction truth, labels", "", [HOLD, COMPARE])
+    assert analysis.made == (True, True)
+    assert analysis.keyword_list and analysis.score == KEYWORD_CAP

@@ -1,0 +1,101 @@
+"""The terminal quiz, driven through stdin."""
+
+import io
+
+from mlcycle_ref.quiz import load_bank
+from mlcycle_ref.quiz.terminal import run_quiz
+
+QUIZ = load_bank("quiz")
+
+
+def letter(text, shown):
+    return "abcdefgh"[list(shown).index(text)]
+
+
+def run(ids, lines, **options):
+    out = io.StringIO()
+    result = run_quiz(QUIZ, ids=ids, stdin=io.StringIO("".join(f"{x}\n" for x in lines)),
+                      stdout=out, **options)
+    return result, out.getvalue()
+
+
+def test_a_full_run_prints_feedback_and_the_score_summary():
+    single = QUIZ.question("q02-choice")
+    multi = QUIZ.question("q03-multi")
+    picks = " ".join(letter(a, multi.choices) for a in multi.answer)
+    result, text = run(
+        ["q02-choice", "q03-multi", "q04-tf", "q04-numeric", "q03"],
+        [letter(single.answer, single.choices), picks, "f", "10 %",
+         "Hyperparameters are the knobs that control training, like the learning rate."])
+    assert result.correct == {"q02-choice": True, "q03-multi": True, "q04-tf": True,
+                              "q04-numeric": True, "q03": True}
+    assert result.scores["q03"] < 1.0
+    assert "Missing:" in text and "mixing desk" in text
+    assert "Read more: book/lifecycle/training.html#hyperparameters" in text
+    assert "Score: 4.67 / 5 (93%); 5 correct, 0 not reached." in text
+
+
+def test_unreadable_answers_are_asked_again_and_empty_lines_skip():
+    result, text = run(["q02-tf", "q04-numeric"], ["perhaps", "", "twenty", "20"])
+    assert text.count("could not read that") == 2
+    assert "Skipped." in text
+    assert result.scores == {"q02-tf": 0.0, "q04-numeric": 0.0}
+    assert "Score: 0.00 / 2 (0%); 0 correct, 0 not reached." in text
+
+
+def test_quit_or_end_of_input_stops_with_a_summary():
+    result, text = run(["q02-tf", "q04-tf", "q06-tf"], ["f", "quit"])
+    assert "Stopped." in text
+    assert "Score: 1.00 / 3 (33%); 1 correct, 2 not reached." in text
+    result, text = run(["q02-tf", "q04-tf"], ["f"])
+    assert "1 not reached" in text
+
+
+def shown_letters(text):
+    """The lettered items of the last question displayed: {item: letter}."""
+    return {line.split(") ", 1)[1]: line.strip()[0] for line in text.splitlines()
+            if line.startswith("   ") and line.strip()[1:3] == ") "}
+
+
+def test_matching_takes_numbered_pairs_or_letters_in_order():
+    question = QUIZ.question("q05-match")
+    _, text = run(["q05-match"], [])
+    letters = shown_letters(text)
+    in_order = [letters[right] for _, right in question.pairs]
+    result, _ = run(["q05-match"], [" ".join(f"{n}{x}" for n, x in enumerate(in_order, 1))])
+    assert result.correct == {"q05-match": True}
+    result, _ = run(["q05-match"], ["".join(in_order)])
+    assert result.correct == {"q05-match": True}
+    swapped = [in_order[1], in_order[0], *in_order[2:]]
+    result, text = run(["q05-match"], [", ".join(f"{n}-{x}" for n, x in enumerate(swapped, 1))])
+    assert result.scores == {"q05-match": 0.5} and "2 of 4 pairs are right." in text
+    _, text = run(["q05-match"], ["9z"])
+    assert "could not read that" in text
+
+
+def test_ordering_accepts_the_shown_letters_in_the_right_order():
+    question = QUIZ.question("q01-order")
+    _, text = run(["q01-order"], [])
+    letters = shown_letters(text)
+    assert list(letters) != list(question.items)  # the display never gives the answer away
+    result, _ = run(["q01-order"], [" ".join(letters[item] for item in question.items)])
+    assert result.correct == {"q01-order": True}
+    _, text = run(["q01-order"], ["a a b"])
+    assert "every letter exactly once" in text
+
+
+def test_shuffle_is_repeatable_with_a_seed():
+    ids = ["q01-multi", "q02-choice", "q03-choice", "q04-tf"]
+    _, first = run(ids, [], shuffle=True, seed=5)
+    _, again = run(ids, [], shuffle=True, seed=5)
+    _, other = run(ids, [], shuffle=True, seed=6)
+    assert first == again and first != other
+
+
+def test_an_essay_is_read_until_an_empty_line():
+    essays = load_bank("essays")
+    out = io.StringIO()
+    lines = essays.question("e3").model_answer.split(". ")
+    result = run_quiz(essays, ids=["e3"], stdin=io.StringIO("\n".join(lines) + "\n\n"),
+                      stdout=out)
+    assert result.correct == {"e3": True}
