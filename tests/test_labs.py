@@ -1,0 +1,351 @@
+"""The graded labs grade as designed, through nbgrader itself and through the self-check.
+
+One nbgrader course in a temporary folder grades three submissions of every lab: the solution
+(full automatic points), the released notebook as it is (zero) and a hard-coded variant - the
+solution changed so that it only replays the answers seen outside the hidden tests, like a
+student who pasted in the values the visible tests expect (visible tests pass, hidden tests
+on unseen data fail).
+"""
+
+import argparse
+import ast
+import json
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from mlcycle_ref import labs
+
+LAB_NAMES = labs.available()
+# nbgrader's autograde trips over its own SQLAlchemy session; harmless for the grades.
+pytestmark = pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")
+STUDENTS = ("solution", "released", "hardcoded")
+#: Per lab, on this 2-core machine (the acceptance bar of the labs).
+MAX_SOLUTION_SECONDS = 30
+
+# Runs first in the hard-coded variant. Every student function is wrapped: outside hidden
+# tests it computes and records its answer; inside them it replays a recorded answer - the one
+# for the same arguments if there is one, else the last one - as a pasted constant would.
+HARD_CODED_SETUP = '''
+import hashlib as _hashlib
+
+import numpy as _np
+import pandas as _pd
+
+
+class _HardCoded:
+    def __init__(self):
+        self.frozen, self.answers = False, {}
+
+    def key(self, value):
+        if isinstance(value, (_pd.DataFrame, _pd.Series)):
+            digest = _hashlib.sha1(_pd.util.hash_pandas_object(value).to_numpy().tobytes())
+            names = value.columns if isinstance(value, _pd.DataFrame) else [value.name]
+            return (type(value).__name__, str(list(names)), digest.hexdigest())
+        if isinstance(value, _np.ndarray):
+            return ("array", value.shape, _hashlib.sha1(value.tobytes()).hexdigest())
+        if isinstance(value, (list, tuple)):
+            return (type(value).__name__, tuple(self.key(item) for item in value))
+        if isinstance(value, dict):
+            return ("dict", tuple((name, self.key(item)) for name, item in value.items()))
+        if value is None or isinstance(value, (str, int, float, bool)):
+            return value
+        return ("object", id(value))
+
+    def wrap(self, function):
+        name = function.__name__
+
+        def replay(*args, **kwargs):
+            key = (name, self.key(args), self.key(kwargs))
+            if not self.frozen:
+                self.answers[key] = self.answers[name] = function(*args, **kwargs)
+            return self.answers.get(key, self.answers.get(name))
+
+        return replay
+
+
+_hard_coded = _HardCoded()
+'''
+
+
+def source_path(lab: str) -> Path:
+    return labs.SOLUTIONS / lab / f"{lab}.ipynb"
+
+
+def solution_functions(nb) -> set[str]:
+    """Names of the functions defined at the top level of the answer cells."""
+    names = set()
+    for cell in nb.cells:
+        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution"):
+            tree = ast.parse(cell.source)
+            names |= {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+    return names
+
+
+def called_names(source: str) -> set[str]:
+    return {node.func.id for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
+
+
+def hard_coded_variant(nb):
+    """The solution with every student function turned into a replay of its visible answers."""
+    functions = solution_functions(nb)
+    cells = [new_code_cell(HARD_CODED_SETUP.strip(), id="hard-coded-setup")]
+    for index, cell in enumerate(nb.cells):
+        cell = nbformat.from_dict(dict(cell))
+        hidden = labs.cell_kind(cell) == labs.HIDDEN
+        if hidden:
+            cells.append(new_code_cell("_hard_coded.frozen = True", id=f"freeze-{index}"))
+        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution"):
+            defined = sorted(functions & {node.name for node in ast.parse(cell.source).body
+                                          if isinstance(node, ast.FunctionDef)})
+            cell.source += "".join(f"\n{name} = _hard_coded.wrap({name})" for name in defined)
+        cells.append(cell)
+        if hidden:
+            cells.append(new_code_cell("_hard_coded.frozen = False", id=f"thaw-{index}"))
+    return new_notebook(cells=cells, metadata=nb.metadata)
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    """Generate every lab in a scratch course, grade the three submissions, return the scores.
+
+    Scores map (lab, student) to {grade_id: (automatic score, maximum)} of the test cells.
+    """
+    from nbgrader.apps import NbGraderAPI
+
+    root = tmp_path_factory.mktemp("course")
+    for lab in LAB_NAMES:
+        shutil.copytree(labs.SOLUTIONS / lab, root / "source" / lab)
+    scores, logs = {}, {}
+    with labs.venv_on_path():
+        api = NbGraderAPI(config=labs.course_config(root))
+        for lab in LAB_NAMES:
+            result = api.generate_assignment(lab, force=True)
+            assert result["success"], result.get("error") or result.get("log")
+            source = nbformat.read(source_path(lab), as_version=4)
+            submissions = {
+                "solution": source,
+                "released": nbformat.read(root / "release" / lab / f"{lab}.ipynb", as_version=4),
+                "hardcoded": hard_coded_variant(source),
+            }
+            for student, nb in submissions.items():
+                folder = root / "submitted" / student / lab
+                folder.mkdir(parents=True)
+                nbformat.write(nb, folder / f"{lab}.ipynb")
+                result = api.autograde(lab, student)
+                logs[lab, student] = result.get("log", "")
+                assert result["success"], f"{lab}/{student}: {result.get('error')}"
+        gradebook = api.gradebook
+        try:
+            for lab in LAB_NAMES:
+                for student in STUDENTS:
+                    grades = [gradebook.find_grade(grade_id, lab, lab, student)
+                              for grade_id in autograded_cells(lab)]
+                    scores[lab, student] = {grade.name: (grade.auto_score, grade.max_score)
+                                            for grade in grades}
+        finally:
+            gradebook.close()
+    return scores, logs
+
+
+def autograded_cells(lab: str) -> dict[str, tuple[str, str]]:
+    """grade_id -> (kind, source) of the autograded test cells of a lab's source notebook."""
+    nb = nbformat.read(source_path(lab), as_version=4)
+    return {cell.metadata["nbgrader"]["grade_id"]: (kind, cell.source) for cell in nb.cells
+            if (kind := labs.cell_kind(cell)) in (labs.VISIBLE, labs.HIDDEN)}
+
+
+@pytest.mark.parametrize("lab", LAB_NAMES)
+def test_book_pages_state_each_labs_points(lab):
+    points = {labs.VISIBLE: 0, labs.HIDDEN: 0, labs.WRITTEN: 0}
+    for cell in nbformat.read(source_path(lab), as_version=4).cells:
+        if (kind := labs.cell_kind(cell)) is not None:
+            points[kind] += cell.metadata["nbgrader"]["points"]
+    visible, hidden, written = points.values()
+    total = visible + hidden + written
+    book = labs.ROOT / "book" / "labs"
+    page = (book / f"{lab[:5]}.md").read_text()
+    assert f"`labs/{lab}/{lab}.ipynb`" in page
+    assert (f"**Points:** {total:g} ({visible:g} visible, {hidden:g} hidden, "
+            f"{written:g} written)") in page
+    assert f"| {total:g} ({visible:g} / {hidden:g} / {written:g}) |" in (
+        book / "index.md").read_text()
+
+
+def test_three_labs_are_found_and_resolved_by_prefix():
+    assert LAB_NAMES[:3] == ["lab01_exploration", "lab02_features", "lab03_training"]
+    assert labs.resolve(["lab03", "lab01_exploration"]) == ["lab03_training",
+                                                            "lab01_exploration"]
+    with pytest.raises(labs.LabError, match="'lab9' is not a lab.*lab01_exploration"):
+        labs.resolve(["lab9"])
+    with pytest.raises(labs.LabError, match="matches several labs"):
+        labs.resolve(["lab0"])
+
+
+@pytest.mark.parametrize("lab", LAB_NAMES)
+def test_source_notebook_is_a_complete_nbgrader_lab(lab):
+    nb = nbformat.read(source_path(lab), as_version=4)
+    nbformat.validate(nb)
+    metas = [cell.metadata["nbgrader"] for cell in nb.cells]
+    assert all(meta["schema_version"] == 3 for meta in metas), "every cell belongs to nbgrader"
+    ids = [meta["grade_id"] for meta in metas]
+    assert len(ids) == len(set(ids)), "grade ids are unique"
+    kinds = [labs.cell_kind(cell) for cell in nb.cells]
+    written = [cell for cell, kind in zip(nb.cells, kinds, strict=True) if kind == labs.WRITTEN]
+    assert written and all(cell.cell_type == "markdown" for cell in written)
+    assert kinds.count(labs.VISIBLE) >= 4 and kinds.count(labs.HIDDEN) >= 4
+    intro = nb.cells[0].source
+    assert "Learning objectives" in intro and "../../book/lifecycle/" in intro
+    total = sum(meta.get("points", 0) for meta in metas)
+    assert f"{total:g} in all" in intro, "the intro states the lab's points"
+
+
+@pytest.mark.parametrize("lab", LAB_NAMES)
+def test_solution_autogrades_to_full_points(course, lab):
+    scores, logs = course
+    points = {cell.metadata["nbgrader"]["grade_id"]: cell.metadata["nbgrader"]["points"]
+              for cell in nbformat.read(source_path(lab), as_version=4).cells
+              if labs.cell_kind(cell) in (labs.VISIBLE, labs.HIDDEN)}
+    graded = scores[lab, "solution"]
+    assert {grade_id: maximum for grade_id, (_, maximum) in graded.items()} == points
+    lost = {grade_id: score for grade_id, score in graded.items() if score[0] != score[1]}
+    assert not lost, f"{lab}: the solution loses points in {lost}\n{logs[lab, 'solution']}"
+
+
+@pytest.mark.parametrize("lab", LAB_NAMES)
+def test_released_notebook_scores_nothing(course, lab):
+    scores, _ = course
+    graded = scores[lab, "released"]
+    assert {grade_id: score for grade_id, score in graded.items() if score[0] != 0} == {}
+
+
+@pytest.mark.parametrize("lab", LAB_NAMES)
+def test_hard_coded_answers_pass_visible_and_fail_hidden_tests(course, lab):
+    scores, logs = course
+    graded = scores[lab, "hardcoded"]
+    functions = solution_functions(nbformat.read(source_path(lab), as_version=4))
+    probing = []
+    for grade_id, (kind, source) in autograded_cells(lab).items():
+        score, maximum = graded[grade_id]
+        if kind == labs.VISIBLE:
+            assert score == maximum, f"{lab}: {grade_id} should pass\n{logs[lab, 'hardcoded']}"
+        elif called_names(source) & functions:
+            probing.append(grade_id)
+            assert score == 0, f"{lab}: hidden {grade_id} accepts hard-coded answers"
+    assert probing, "some hidden tests call the student's functions on unseen data"
+
+
+def run_cli(argv, capsys) -> tuple[int, str, str]:
+    """Run ``mlcycle ARGV`` through register(); return exit code, stdout and stderr."""
+    parser = argparse.ArgumentParser(prog="mlcycle")
+    labs.register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    code = args.handler(args)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_committed_labs_equal_a_fresh_release(tmp_path, capsys):
+    code, out, _ = run_cli(["labs", "release", "--output", str(tmp_path)], capsys)
+    assert code == 0 and out.count("released") == len(LAB_NAMES)
+
+    def stable(path):
+        nb = nbformat.read(path, as_version=4)
+        cells = []
+        for cell in nb.cells:
+            meta = {key: value for key, value in cell.metadata.get("nbgrader", {}).items()
+                    if key != "checksum"}
+            cells.append((cell.get("id"), cell.cell_type, cell.source, meta))
+        return nb.metadata.get("kernelspec"), cells
+
+    for lab in LAB_NAMES:
+        committed = labs.RELEASED / lab / f"{lab}.ipynb"
+        assert committed.is_file(), f"run `mlcycle labs release {lab}` and commit labs/"
+        assert stable(committed) == stable(tmp_path / lab / f"{lab}.ipynb"), (
+            f"labs/{lab} is out of date: run `mlcycle labs release {lab}`")
+
+
+@pytest.mark.parametrize("lab", LAB_NAMES)
+def test_released_notebook_hides_solutions_and_hidden_tests(lab):
+    text = (labs.RELEASED / lab / f"{lab}.ipynb").read_text()
+    assert "BEGIN SOLUTION" not in text and "BEGIN HIDDEN TESTS" not in text
+    assert "Model answer" not in text
+    released = nbformat.reads(text, as_version=4)
+    hidden = [cell for cell in released.cells if labs.cell_kind(cell) == labs.HIDDEN]
+    assert hidden and all(line.startswith("#") for cell in hidden
+                          for line in cell.source.splitlines())
+    solution_lines = []
+    for cell in nbformat.read(source_path(lab), as_version=4).cells:
+        inside = False
+        for line in cell.source.splitlines():
+            if "### BEGIN SOLUTION" in line or "### END SOLUTION" in line:
+                inside = "BEGIN" in line
+            elif inside and len(line.strip()) >= 25:
+                solution_lines.append(line.strip())
+    leaked = [line for line in solution_lines
+              if any(line in cell.source for cell in released.cells)]
+    assert solution_lines and not leaked, f"solution lines in labs/{lab}: {leaked[:3]}"
+
+
+@pytest.mark.parametrize("lab", LAB_NAMES)
+def test_self_check_passes_the_solution_in_time(lab, capsys):
+    code, out, _ = run_cli(["labs", "check", str(source_path(lab)), "--json"], capsys)
+    report = json.loads(out)
+    visible = [task for task in report["tasks"] if task["kind"] == "visible"]
+    assert code == 0 and not report["problem"]
+    assert all(task["status"] == "passed" for task in visible), visible
+    assert report["visible_score"] == report["visible_total"] > 0
+    assert report["hidden_total"] > 0 and report["written_total"] > 0
+    assert report["seconds"] <= MAX_SOLUTION_SECONDS
+
+
+@pytest.mark.parametrize("lab", LAB_NAMES)
+def test_self_check_reports_failures_of_the_released_notebook(lab, capsys):
+    code, out, _ = run_cli(["labs", "check", str(labs.RELEASED / lab / f"{lab}.ipynb")],
+                           capsys)
+    assert code == 1
+    assert "FAILED: not attempted yet" in out
+    assert "Visible tests: 0 of" in out and "hidden tests" in out
+
+
+def test_self_check_survives_timeouts_and_a_dying_kernel(tmp_path):
+    def graded(source, grade_id):
+        meta = {"nbgrader": {"grade": True, "solution": False, "locked": True, "points": 1,
+                             "grade_id": grade_id, "schema_version": 3, "task": False}}
+        return new_code_cell(source, metadata=meta)
+
+    nb = new_notebook(cells=[
+        new_markdown_cell("A lab whose student misbehaves."),
+        graded("assert 1 + 1 == 2", "fine"),
+        new_code_cell("import time\ntime.sleep(30)"),
+        graded("from mlcycle_ref import checks\nchecks.expect_equal('answer', 41, 42)", "wrong"),
+        new_code_cell("import os\nos._exit(1)"),
+        graded("assert True", "never-run"),
+    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                "language": "python"}})
+    path = tmp_path / "broken.ipynb"
+    nbformat.write(nb, path)
+    report = labs.check(path, timeout=2)
+    results = {task.grade_id: task for task in report.tasks}
+    assert results["fine"].status == labs.PASSED
+    assert results["wrong"].message == "value of answer is not correct; found 41"
+    assert results["never-run"].status == labs.FAILED
+    assert "kernel died" in report.problem and not report.all_visible_passed
+    assert report.visible_score == 1 and report.visible_total == 3
+
+
+def test_self_check_refuses_what_is_not_a_lab(tmp_path, capsys):
+    not_json = tmp_path / "broken.ipynb"
+    not_json.write_text("{ not json")
+    code, _, err = run_cli(["labs", "check", str(not_json)], capsys)
+    assert code == 2 and "not a readable notebook" in err
+    plain = tmp_path / "plain.ipynb"
+    nbformat.write(new_notebook(cells=[new_code_cell("1 + 1")]), plain)
+    with pytest.raises(labs.LabError, match="no graded cells"):
+        labs.check(plain)
+    with pytest.raises(labs.LabError, match="no such notebook"):
+        labs.check(tmp_path / "missing.ipynb")
