@@ -49,7 +49,6 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 import lightgbm
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import xgboost
@@ -57,6 +56,7 @@ from matplotlib.figure import Figure
 
 from mlcycle_ref import evaluate, models
 from mlcycle_ref.data import infer_task
+from mlcycle_ref.plots import new_figure
 
 NO_ISSUES, ISSUES, ERROR = "NoIssuesFound", "IssuesFound", "Error"
 ROLES = ("train", "validation")
@@ -710,7 +710,8 @@ def plot_learning_curves(monitor: Monitor) -> Figure:
     history = monitor.history
     if history.empty:
         raise ValueError("the monitor has recorded no round yet; train with it first")
-    fig, (losses, times) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig = new_figure((10, 3.8))
+    losses, times = fig.subplots(1, 2)
     metric_columns = [name for name in history.columns if name not in ("seconds", "tree_depth")]
     for name in metric_columns:
         losses.plot(history.index, history[name], label=name)
@@ -723,7 +724,6 @@ def plot_learning_curves(monitor: Monitor) -> Figure:
     times.set_xlabel("boosting round")
     times.set_ylabel("seconds")
     times.set_title("Time per round")
-    fig.tight_layout()
     return fig
 
 
@@ -731,11 +731,11 @@ def plot_feature_importance(monitor: Monitor, kind: str = "gain", top: int = 15)
     """Horizontal bars: the ``top`` features by importance, as a share of the total."""
     importance = monitor.importance(kind)
     shares = (importance / importance.sum()).sort_values().tail(top)
-    fig, ax = plt.subplots(figsize=(6, 0.3 * len(shares) + 1.5))
+    fig = new_figure((6, 0.3 * len(shares) + 1.5))
+    ax = fig.subplots()
     ax.barh([str(name) for name in shares.index], shares.to_numpy(), color="tab:blue")
     ax.set_xlabel(f"share of total {kind} importance")
     ax.set_title("Feature importance")
-    fig.tight_layout()
     return fig
 
 
@@ -752,7 +752,8 @@ _STATUS_COLORS = {NO_ISSUES: "#d8f0d8", ISSUES: "#f8d0c8", ERROR: "#f0e0a0"}
 def plot_rule_summary(monitor: Monitor) -> Figure:
     """The rule results as a colored table: green quiet, red fired, yellow error."""
     table = monitor.results()
-    fig, ax = plt.subplots(figsize=(10, 0.3 * len(table) + 0.7))
+    fig = new_figure((10, 0.3 * len(table) + 0.7))
+    ax = fig.subplots()
     ax.axis("off")
     cells = [[row.rule, row.status, "" if pd.isna(row.iteration) else str(int(row.iteration)),
               row.message[:90] + ("..." if len(row.message) > 90 else "")]
@@ -765,7 +766,6 @@ def plot_rule_summary(monitor: Monitor) -> Figure:
         for col in range(4):
             drawn[row, col].set_facecolor(_STATUS_COLORS[status])
     ax.set_title("Debugger rules")
-    fig.tight_layout()
     return fig
 
 
@@ -785,7 +785,6 @@ def report_figures(monitor: Monitor) -> dict[str, Figure]:
 def _png(fig: Figure) -> str:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-    plt.close(fig)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
