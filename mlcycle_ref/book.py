@@ -5,7 +5,10 @@ leaks every reader's visit to a third party. This extension copies MathJax 3 fro
 the ``django-static-mathjax`` distribution (plain files, installed from PyPI with the
 package) into the built site and points Sphinx at that copy. It also drops the
 scripts of sphinx-thebe, which Jupyter Book always loads although the book has no
-live kernels: they name a CDN address and declare a constant twice per page.
+live kernels: they name a CDN address and declare a constant twice per page. A small
+stylesheet keeps pages within a phone's width, and the theme gets the colour-mode default
+it expects, so a reader's first page logs no error. The sidebar buttons a reader sees are
+made to work (see ``SIDEBAR_TOGGLES``).
 
 The ``glossary-bank`` directive renders the glossary bank (``quizzes/glossary.yml``) as a
 Sphinx glossary, so the book's definitions and the glossary drills cannot drift apart.
@@ -61,6 +64,28 @@ def copy_mathjax(destination: Path) -> Path:
     return destination / MATHJAX_ENTRY
 
 
+#: Style the theme lacks. Sphinx never breaks inside an inline-code word, and a field list's
+#: grid cell grows to its widest code block: on a phone either would widen the whole page.
+SITE_CSS_FILE = "mlcycle-site.css"
+SITE_CSS = """\
+code.literal span.pre, .sig span.pre { white-space: normal; overflow-wrap: break-word; }
+.sig { overflow-wrap: break-word; }
+dl.field-list > dd { min-width: 0; }
+"""
+#: pydata-sphinx-theme 0.17 and sphinx-book-theme wire only the first ``.primary-toggle`` and
+#: ``.secondary-toggle`` of a page (pydata-sphinx-theme issue 2451): hidden navbar buttons, so
+#: the visible ones did nothing and a phone could not open the table of contents. The visible
+#: buttons pass their clicks on to the wired ones.
+SIDEBAR_TOGGLES = """\
+document.addEventListener("DOMContentLoaded", () => {
+  for (const selector of [".primary-toggle", ".secondary-toggle"]) {
+    const [wired, ...others] = document.querySelectorAll(selector);
+    others.forEach((button) => button.addEventListener("click", () => wired.click()));
+  }
+});
+"""
+
+
 def _use_local_mathjax(app, config):
     # A relative mathjax_path is resolved against the site's _static folder.
     config.mathjax_path = f"{MATHJAX_FOLDER}/{MATHJAX_ENTRY}"
@@ -69,6 +94,13 @@ def _use_local_mathjax(app, config):
 def _install_mathjax(app):
     if app.builder.format == "html":
         copy_mathjax(Path(app.outdir) / "_static" / MATHJAX_FOLDER)
+
+
+def _install_site_css(app):
+    if app.builder.format == "html":
+        static = Path(app.outdir) / "_static"
+        static.mkdir(parents=True, exist_ok=True)
+        (static / SITE_CSS_FILE).write_text(SITE_CSS, encoding="utf-8")
 
 
 def glossary_markup(bank: dict) -> list[str]:
@@ -133,10 +165,20 @@ def _drop_thebe(app, pagename, templatename, context, doctree):
         context["script_files"][:] = [s for s in context["script_files"] if not _is_thebe(s)]
 
 
+def _default_colour_mode(app, pagename, templatename, context, doctree):
+    # pydata-sphinx-theme takes the mode from localStorage, else from this value; left
+    # undefined, a first visit logs "Got invalid theme mode" as a console error.
+    context.setdefault("default_mode", "auto")
+
+
 def setup(app):
     """Register the extension with Sphinx."""
     app.connect("config-inited", _use_local_mathjax)
     app.connect("builder-inited", _install_mathjax)
+    app.connect("builder-inited", _install_site_css)
+    app.add_css_file(SITE_CSS_FILE)
+    app.add_js_file(None, body=SIDEBAR_TOGGLES)
     app.connect("html-page-context", _drop_thebe)
+    app.connect("html-page-context", _default_colour_mode)
     app.add_directive("glossary-bank", GlossaryBank)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -220,3 +220,17 @@ def test_glossary_errors_name_the_term(tmp_path):
 def test_missing_bank_file_is_named():
     with pytest.raises(BankError, match=r"nope\.yml: no such bank file"):
         load_bank(Path("nope.yml"))
+
+
+def test_a_stray_field_from_an_unquoted_comma_is_reported(tmp_path):
+    bank_file = tmp_path / "team.yml"
+    bank_file.write_text(
+        "title: Team\nlink: book/personas/index\n"
+        "personas:\n"
+        "  - {id: a, name: A, summary: first}\n"
+        "  - {id: b, name: B, summary: second}\n"
+        "items:\n"
+        "  - {id: i1, kind: output, persona: a, text: Clean, tidy data}\n"
+        "  - {id: i2, kind: task, persona: b, text: Train models}\n", encoding="utf-8")
+    with pytest.raises(BankError, match=r"team\.yml: item i1: field 'tidy data': unknown"):
+        load_bank(bank_file)

@@ -395,9 +395,7 @@ def _terms(data: dict, path: Path) -> tuple[Term, ...]:
             raise BankError(f"{path}: term #{n + 1}: field 'id': expected lower-case letters, "
                             f"digits, - or _, found {ident!r}")
         where = f"term {ident}"
-        unknown = sorted(set(raw) - {"id", "term", "definition", "aliases", "related"})
-        if unknown:
-            raise BankError(f"{path}: {where}: field {unknown[0]!r}: unknown")
+        _known_fields(raw, {"id", "term", "definition", "aliases", "related"}, path, where)
         term = _text(raw, "term", path, where)
         terms.append(Term(
             id=ident, term=term, definition=_text(raw, "definition", path, where),
@@ -445,6 +443,14 @@ def _glossary_questions(terms: tuple[Term, ...]) -> tuple[Question, ...]:
     return tuple(questions)
 
 
+def _known_fields(raw: dict, known: set, path: Path, where: str) -> None:
+    # A stray key is usually a YAML slip, such as an unquoted comma in a flow mapping.
+    unknown = sorted(set(raw) - known, key=str)
+    if unknown:
+        raise BankError(f"{path}: {where}: field {unknown[0]!r}: unknown "
+                        f"(fields: {', '.join(sorted(known))}; quote text that has a comma)")
+
+
 def _personas(data: dict, path: Path) -> tuple[tuple[Persona, ...], tuple[PersonaItem, ...]]:
     raw_personas, raw_items = data.get("personas"), data.get("items")
     if not isinstance(raw_personas, list) or len(raw_personas) < 2:
@@ -455,6 +461,7 @@ def _personas(data: dict, path: Path) -> tuple[tuple[Persona, ...], tuple[Person
     for n, raw in enumerate(raw_personas):
         raw = raw if isinstance(raw, dict) else {}
         where = f"persona {raw.get('id', '#' + str(n + 1))}"
+        _known_fields(raw, {"id", "name", "summary"}, path, where)
         personas.append(Persona(_text(raw, "id", path, where), _text(raw, "name", path, where),
                                 _text(raw, "summary", path, where)))
     _unique([p.id for p in personas], path, "persona")
@@ -463,6 +470,7 @@ def _personas(data: dict, path: Path) -> tuple[tuple[Persona, ...], tuple[Person
     for n, raw in enumerate(raw_items):
         raw = raw if isinstance(raw, dict) else {}
         where = f"item {raw.get('id', '#' + str(n + 1))}"
+        _known_fields(raw, {"id", "text", "persona", "kind"}, path, where)
         item = PersonaItem(_text(raw, "id", path, where), _text(raw, "text", path, where),
                            _text(raw, "persona", path, where), _text(raw, "kind", path, where))
         if item.persona not in ids:

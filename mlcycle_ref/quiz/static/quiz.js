@@ -34,16 +34,19 @@
   let uid = 0;
   const nextId = (prefix) => `${prefix}-${++uid}`;
 
-  /* ---------- inputs, one builder per kind: returns {node, read} ---------- */
+  /* ---------- inputs, one builder per kind: returns {node, read} ----------
+   * `labelledBy` is the id of the question's prompt: screen readers announce it as the
+   * name of the answer field or group. */
 
-  function choiceInput(q, type, options) {
+  function choiceInput(q, type, options, labelledBy) {
     const name = nextId("mlq-choice");
     const boxes = options.map(([value, label]) => {
       const id = nextId("mlq-opt");
       const input = el("input", { type, name, id, value });
       return [input, el("label", { for: id, class: "mlq-option" }, input, " " + label)];
     });
-    const node = el("div", { class: "mlq-options", role: type === "radio" ? "radiogroup" : "group" },
+    const node = el("div", { class: "mlq-options", role: type === "radio" ? "radiogroup" : "group",
+      "aria-labelledby": labelledBy },
       ...boxes.map(([, label]) => label));
     const read = () => {
       const picked = boxes.filter(([input]) => input.checked).map(([input]) => input.value);
@@ -56,11 +59,11 @@
     return { node, read };
   }
 
-  function textInput(q, multiline) {
+  function textInput(q, multiline, labelledBy) {
     const node = multiline
       ? el("textarea", { rows: q.kind === "essay" ? 10 : 4, class: "mlq-text",
-        "aria-label": "Your answer", placeholder: "Your answer, in full sentences" })
-      : el("input", { type: "text", class: "mlq-line", "aria-label": "Your answer",
+        "aria-labelledby": labelledBy, placeholder: "Your answer, in full sentences" })
+      : el("input", { type: "text", class: "mlq-line", "aria-labelledby": labelledBy,
         inputmode: q.kind === "numeric" ? "decimal" : null });
     const wrap = el("div", { class: "mlq-input-wrap" }, node,
       q.kind === "numeric" && q.unit ? el("span", { class: "mlq-unit", text: " " + q.unit }) : null);
@@ -111,15 +114,17 @@
     return { node: list, read: () => order.slice() };
   }
 
-  function inputFor(q) {
+  function inputFor(q, labelledBy) {
+    const choices = q.choices && q.choices.map((c) => [c, c]);
     switch (q.kind) {
-      case "single": return choiceInput(q, "radio", q.choices.map((c) => [c, c]));
-      case "multiple": return choiceInput(q, "checkbox", q.choices.map((c) => [c, c]));
-      case "truefalse": return choiceInput(q, "radio", [["true", "True"], ["false", "False"]]);
+      case "single": return choiceInput(q, "radio", choices, labelledBy);
+      case "multiple": return choiceInput(q, "checkbox", choices, labelledBy);
+      case "truefalse":
+        return choiceInput(q, "radio", [["true", "True"], ["false", "False"]], labelledBy);
       case "matching": return matchingInput(q);
       case "ordering": return orderingInput(q);
-      case "short": case "essay": return textInput(q, true);
-      default: return textInput(q, false);
+      case "short": case "essay": return textInput(q, true, labelledBy);
+      default: return textInput(q, false, labelledBy);
     }
   }
 
@@ -142,7 +147,8 @@
   }
 
   function renderQuestion(q, number, onChecked) {
-    const input = inputFor(q);
+    const promptId = nextId("mlq-prompt");
+    const input = inputFor(q, promptId);
     const feedback = el("div", { class: "mlq-feedback", "aria-live": "polite", hidden: "hidden" });
     const model = q.model_answer
       ? el("details", { class: "mlq-model", hidden: "hidden" },
@@ -165,7 +171,8 @@
     };
     return el("div", { class: `mlq-question mlq-${q.kind}`, id: `mlq-${q.id}`,
       "data-question": q.id },
-    el("p", { class: "mlq-prompt" }, el("span", { class: "mlq-number", text: `${number}. ` }),
+    el("p", { class: "mlq-prompt", id: promptId },
+      el("span", { class: "mlq-number", text: `${number}. ` }),
       q.prompt),
     input.node,
     el("div", { class: "mlq-actions" },
@@ -310,10 +317,12 @@
       const buttons = names.map((name) => el("button", { type: "button", class: "mlq-persona",
         "aria-pressed": "false", text: name }));
       const mark = el("span", { class: "mlq-mark", "aria-live": "polite" });
+      const textId = nextId("mlq-item");
       const row = el("li", { class: "mlq-item", "data-item": item.id },
-        el("span", { class: "mlq-item-text" }, el("span", { class: "mlq-kind", text: item.kind }),
-          " " + item.text),
-        el("span", { class: "mlq-persona-buttons", role: "group" }, ...buttons), mark);
+        el("span", { class: "mlq-item-text", id: textId },
+          el("span", { class: "mlq-kind", text: item.kind }), " " + item.text),
+        el("span", { class: "mlq-persona-buttons", role: "group", "aria-labelledby": textId },
+          ...buttons), mark);
       buttons.forEach((button) => button.addEventListener("click", () => {
         buttons.forEach((b) => b.setAttribute("aria-pressed", String(b === button)));
         row.dataset.choice = button.textContent;

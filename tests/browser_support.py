@@ -1,0 +1,127 @@
+"""Helpers for the browser tests: a fresh build, a local web server, a watched browser context.
+
+Chromium is Debian's (`apt-get install chromium`); Playwright only drives it, so no browser is
+ever downloaded.
+"""
+
+import functools
+import os
+import subprocess
+import sys
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+SITE = ROOT / "_build" / "html"
+CHROMIUM = "/usr/bin/chromium"
+# --no-sandbox: Chromium refuses to start as root without it. The rest stop the browser's own
+# background traffic (updates, sync), so every request we see comes from the site.
+LAUNCH = {
+    "executable_path": CHROMIUM,
+    "headless": True,
+    "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--no-first-run"],
+}
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+LOCAL_SCHEMES = {"file", "data", "blob"}
+# What the site is made from: a change to any of these makes the built site stale.
+SOURCES = ("book", "quizzes", "_toc.yml", "_config.yml", "mlcycle_ref/book.py",
+           "mlcycle_ref/quiz/sphinx_ext.py", "mlcycle_ref/quiz/static")
+# Console errors that say nothing about the site, each with the reason it is harmless.
+HARMLESS_CONSOLE_ERRORS = {
+    # Chromium asks every http site for /favicon.ico by itself; the book declares no icon.
+    "/favicon.ico": "the browser's own favicon request",
+}
+
+
+def is_local(url: str) -> bool:
+    """Whether a request stays on this machine.
+
+    >>> [is_local(u) for u in ("file:///a.html", "http://127.0.0.1:8000/x.js",
+    ...                        "data:image/png;base64,AA", "https://cdn.example.org/x.js")]
+    [True, True, True, False]
+    """
+    parts = urlsplit(url)
+    return parts.scheme in LOCAL_SCHEMES or parts.hostname in LOCAL_HOSTS
+
+
+def newest_source_time(root: Path = ROOT) -> float:
+    """The modification time of the most recently changed file the site is built from."""
+    times = []
+    for name in SOURCES:
+        path = root / name
+        files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+        times += [p.stat().st_mtime for p in files]
+    return max(times)
+
+
+def ensure_built(site: Path = SITE) -> Path:
+    """Return the built site, building the book first (as `make book` does) if it is stale."""
+    # Sphinx rewrites .buildinfo at the end of every build.
+    stamp = site / ".buildinfo"
+    if stamp.is_file() and stamp.stat().st_mtime >= newest_source_time():
+        return site
+    bin_dir = Path(sys.executable).parent
+    result = subprocess.run(
+        [str(bin_dir / "jupyter-book"), "build", str(ROOT), "-W", "-n", "--keep-going", "--all"],
+        capture_output=True, text=True, timeout=1500,
+        env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+             "OMP_NUM_THREADS": "1"},
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-6000:]
+    return site
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # one line per request would drown the test output
+        pass
+
+
+@contextmanager
+def serve(directory: Path):
+    """Serve a folder over http on 127.0.0.1 with a free port; yield the base URL."""
+    handler = functools.partial(_QuietHandler, directory=str(directory))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@dataclass
+class Watch:
+    """What a browser context did wrong: script errors, console errors, requests that left."""
+
+    errors: list[str] = field(default_factory=list)
+    outside: list[str] = field(default_factory=list)
+
+    def attach(self, context) -> None:
+        """Record every request of the context (aborting any that would leave the machine)
+        and every page error and console error."""
+        context.route("**/*", self._route)
+        context.on("weberror", lambda error: self.errors.append(
+            f"{error.page.url if error.page else '?'}: {error.error}"))
+        context.on("console", self._console)
+
+    def _route(self, route):
+        if is_local(route.request.url):
+            route.continue_()
+        else:
+            self.outside.append(route.request.url)
+            route.abort()
+
+    def _console(self, message):
+        source = message.location.get("url", "")
+        if message.type == "error" and not any(source.endswith(known)
+                                               for known in HARMLESS_CONSOLE_ERRORS):
+            self.errors.append(f"{message.page.url if message.page else '?'}: {message.text}")
