@@ -1,0 +1,238 @@
+"""Tests for mlcycle_ref.jobs: local and Dask training jobs, statuses, limits, artifacts, store."""
+
+import argparse
+import json
+import os
+import signal
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlcycle_ref import data, jobs, models
+from mlcycle_ref.jobs import JobSpec
+
+# Enough boosting rounds on breast_cancer to keep a job busy for minutes.
+ENDLESS = {"n_estimators": 1_000_000, "learning_rate": 0.001}
+
+
+@pytest.fixture(autouse=True)
+def data_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLCYCLE_DATA_DIR", str(tmp_path))
+    return tmp_path
+
+
+@pytest.fixture(scope="module")
+def cancer():
+    return data.split(data.load("breast_cancer").frame, "target", seed=0)
+
+
+def _secondary(job):
+    return [step["status"] for step in job.describe()["status_transitions"]]
+
+
+@pytest.mark.parametrize("algorithm, model_file", [
+    ("xgboost", "model.json"), ("lightgbm", "model.txt"), ("random_forest", "model.joblib"),
+])
+def test_completed_job_keeps_native_model_that_predicts_like_an_in_process_fit(
+        cancer, algorithm, model_file):
+    train, validation, test = cancer
+    params = {"n_estimators": 30}
+    job = jobs.run(JobSpec(algorithm, "binary", "target", train, validation,
+                           hyperparameters=params, seed=3))
+    summary = job.describe()
+    assert (summary["status"], summary["secondary_status"]) == ("Completed", "Completed")
+    assert _secondary(job) == ["Starting", "Training", "Uploading", "Completed"]
+    starts = [step["start"] for step in summary["status_transitions"]]
+    assert starts == sorted(starts)
+    assert summary["artifacts"]["model"].endswith(model_file)
+    assert {"preprocessor", "metrics", "log"} <= set(summary["artifacts"])
+    assert summary["training_time"] > 0 and summary["failure_reason"] is None
+    assert summary["hyperparameters"] == params
+    assert summary["final_metrics"]["validation:roc_auc"] > 0.95
+
+    restored = jobs.load_model(job)
+    reference = models.make_pipeline(algorithm, train, "target", "binary", seed=3, **params)
+    reference.fit(train.drop(columns="target"), train["target"])
+    inputs = test.drop(columns="target")
+    np.testing.assert_allclose(restored.predict_proba(inputs), reference.predict_proba(inputs),
+                               rtol=1e-5, atol=1e-6)
+    assert (restored.predict(inputs) == reference.predict(inputs)).all()
+
+
+def test_string_labels_and_regression_round_trip():
+    penguins = data.load("penguins")
+    train, validation, test = data.split(penguins.frame, "species", seed=1)
+    job = jobs.run(JobSpec("lightgbm", "multiclass", "species", train, validation,
+                           hyperparameters={"n_estimators": 20}, metrics=("accuracy",)))
+    assert job.metrics() == {"train:accuracy": pytest.approx(job.metrics()["train:accuracy"]),
+                             "validation:accuracy": pytest.approx(
+                                 job.metrics()["validation:accuracy"])}
+    assert set(jobs.load_model(job).predict(test.drop(columns="species"))) <= {
+        "Adelie", "Chinstrap", "Gentoo"}
+
+    diabetes = data.load("diabetes")
+    train, validation, test = data.split(diabetes.frame, "target", seed=1)
+    job = jobs.run(JobSpec("xgboost", "regression", "target", train, validation,
+                           hyperparameters={"n_estimators": 20}))
+    assert set(job.metrics()) >= {"validation:rmse", "validation:r2"}
+    predictions = jobs.load_model(job).predict(test.drop(columns="target"))
+    assert predictions.shape == (len(test),) and np.isfinite(predictions).all()
+
+
+def test_csv_channel_and_threads_follow_cpus(cancer, tmp_path):
+    train, validation, _ = cancer
+    path = tmp_path / "train.csv"
+    train.to_csv(path, index=False)
+    job = jobs.run(JobSpec("random_forest", "binary", "target", str(path), validation,
+                           hyperparameters={"n_estimators": 10}, cpus=2))
+    assert job.status == "Completed"
+    assert jobs.load_model(job)["model"].n_jobs == 2
+    assert "threads: 2" in job.logs()
+
+    missing = jobs.run(JobSpec("linear", "binary", "label", str(path)))
+    assert missing.status == "Failed"
+    assert "'label'" in missing.describe()["failure_reason"]
+
+
+def test_bad_hyperparameters_fail_the_job_with_a_reason(cancer):
+    train, validation, _ = cancer
+    misspelt = jobs.run(JobSpec("xgboost", "binary", "target", train, validation,
+                                hyperparameters={"max_dept": 3}))
+    assert (misspelt.status, misspelt.secondary_status) == ("Failed", "Failed")
+    reason = misspelt.describe()["failure_reason"]
+    assert reason.startswith("ValueError") and "max_dept" in reason
+    assert "Traceback" in misspelt.logs()
+
+    negative = jobs.run(JobSpec("lightgbm", "binary", "target", train, validation,
+                                hyperparameters={"num_leaves": -5}))
+    assert negative.status == "Failed"
+    assert "num_leaves" in negative.describe()["failure_reason"]
+    with pytest.raises(ValueError, match="only a Completed job"):
+        jobs.load_model(negative)
+
+
+def test_job_over_its_runtime_is_stopped_within_two_seconds(cancer):
+    train, validation, _ = cancer
+    job = jobs.run(JobSpec("xgboost", "binary", "target", train, validation,
+                           hyperparameters=ENDLESS, max_runtime=1.5))
+    summary = job.describe()
+    assert (summary["status"], summary["secondary_status"]) == ("Stopped", "MaxRuntimeExceeded")
+    lasted = (summary["ended"] - summary["started"]).total_seconds()
+    assert 1.5 <= lasted <= 1.5 + 2
+    assert "maximum runtime" in summary["failure_reason"]
+
+
+def test_memory_limit_fails_with_a_readable_reason(cancer):
+    train, validation, _ = cancer
+    # One-hot encoding a unique id per row makes a dense 12,000 x 12,000 matrix (1.1 GB).
+    big = pd.concat([train] * 30, ignore_index=True)
+    big["client_id"] = [f"c{i}" for i in range(len(big))]
+    job = jobs.run(JobSpec("linear", "binary", "target", big, memory_mb=1000))
+    summary = job.describe()
+    assert summary["status"] == "Failed"
+    assert summary["failure_reason"].startswith("out of memory")
+    assert "1000 MB" in summary["failure_reason"]
+
+
+def test_stop_and_a_killed_worker_end_the_job_not_the_caller(cancer):
+    train, validation, _ = cancer
+    stopped = jobs.run(JobSpec("xgboost", "binary", "target", train, validation,
+                               hyperparameters=ENDLESS), wait=False)
+    killed = jobs.run(JobSpec("xgboost", "binary", "target", train, validation,
+                              hyperparameters=ENDLESS), wait=False)
+    deadline = time.monotonic() + 30
+    while "Training" not in _secondary(killed) + _secondary(stopped):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    stopped.stop().wait(timeout=10)
+    assert (stopped.status, stopped.secondary_status) == ("Stopped", "Stopped")
+    assert stopped.stop_requested
+
+    worker = next(e["pid"] for e in jobs._read_events(killed.folder) if "pid" in e)
+    os.kill(worker, signal.SIGKILL)
+    killed.wait(timeout=10)
+    assert killed.status == "Failed"
+    assert "SIGKILL" in killed.describe()["failure_reason"]
+
+
+def test_spec_checks_its_fields():
+    with pytest.raises(ValueError, match="cpus"):
+        JobSpec("linear", "binary", "y", "train.csv", cpus=0)
+    with pytest.raises(ValueError, match="rmse"):
+        JobSpec("linear", "binary", "y", "train.csv", metrics=("rmse",))
+    with pytest.raises(ValueError, match="n_jobs"):
+        JobSpec("xgboost", "binary", "y", "train.csv", hyperparameters={"n_jobs": 4})
+    with pytest.raises(ValueError, match="algorithm"):
+        JobSpec("catboost", "binary", "y", "train.csv")
+    with pytest.raises(ValueError, match="backend"):
+        jobs.run(JobSpec("linear", "binary", "y", "train.csv"), backend="cloud")
+
+
+def test_store_lists_jobs_and_the_command_line_shows_them(cancer, capsys):
+    train, validation, _ = cancer
+    first = jobs.run(JobSpec("linear", "binary", "target", train, validation, name="first"))
+    jobs.run(JobSpec("linear", "binary", "target", train, hyperparameters={"C": -1.0},
+                     name="second"))
+    with pytest.raises(ValueError, match="already exists"):
+        jobs.run(JobSpec("linear", "binary", "target", train, name="first"))
+
+    table = jobs.JobStore().list()
+    assert table["name"].tolist() == ["first", "second"]
+    assert table["status"].tolist() == ["Completed", "Failed"]
+    assert table.loc[0, "validation:roc_auc"] == first.metrics()["validation:roc_auc"]
+    assert jobs.JobStore().get("first").describe()["status"] == "Completed"
+    with pytest.raises(KeyError, match="no job called 'firts'"):
+        jobs.JobStore().get("firts")
+    with pytest.raises(ValueError, match="sqlite:///"):
+        jobs.JobStore("postgresql://db/jobs")
+
+    parser = argparse.ArgumentParser()
+    jobs.register(parser.add_subparsers(dest="command"))
+    for argv in (["jobs", "list"], ["jobs", "describe", "second"], ["jobs", "logs", "first"]):
+        args = parser.parse_args(argv)
+        assert args.handler(args) == 0
+    output = capsys.readouterr().out
+    assert "first" in output and "Completed" in output
+    assert '"failure_reason": "' in output and "job completed" in output
+
+
+@pytest.fixture(scope="module")
+def client():
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                       dashboard_address=None)
+    with distributed.Client(cluster) as dask_client:
+        yield dask_client
+    cluster.close()
+
+
+def test_dask_backend_runs_a_supervised_job(cancer, client):
+    train, validation, test = cancer
+    job = jobs.run(JobSpec("xgboost", "binary", "target", train, validation,
+                           hyperparameters={"n_estimators": 20}), backend="dask", client=client)
+    summary = job.describe()
+    assert summary["status"] == "Completed" and summary["backend"] == "dask"
+    assert jobs.load_model(job).predict(test.drop(columns="target")).shape == (len(test),)
+
+    late = jobs.run(JobSpec("xgboost", "binary", "target", train, hyperparameters=ENDLESS,
+                            max_runtime=1.0), backend="dask", client=client)
+    assert late.secondary_status == "MaxRuntimeExceeded"
+
+
+def test_dask_dataframe_trains_with_xgboost_dask(cancer, client):
+    dd = pytest.importorskip("dask.dataframe", reason="dask.dataframe needs pyarrow")
+    train, validation, test = cancer
+    spec = JobSpec("xgboost", "binary", "target", dd.from_pandas(train, npartitions=3),
+                   dd.from_pandas(validation, npartitions=2),
+                   hyperparameters={"n_estimators": 30})
+    job = jobs.run(spec, backend="dask", client=client)
+    summary = job.describe()
+    assert summary["status"] == "Completed", summary["failure_reason"]
+    assert summary["final_metrics"]["validation:roc_auc"] > 0.95
+    assert json.loads((job.folder / "manifest.json").read_text())["classes"] == [0, 1]
+    predictions = jobs.load_model(job).predict(test.drop(columns="target"))
+    assert (predictions == test["target"]).mean() > 0.9
+    with pytest.raises(ValueError, match="backend='dask'"):
+        jobs.run(spec)
