@@ -693,8 +693,13 @@ def debug_fit(algorithm: str, train: pd.DataFrame, validation: pd.DataFrame, tar
     else:
         monitor = LightGBMMonitor(rules, data=(X_valid, y_valid), check_every=check_every,
                                   on_iteration=on_iteration)
-        model.fit(X_train, y_train, eval_X=(X_train, X_valid), eval_y=(y_train, y_valid),
-                  callbacks=[monitor])
+        # LightGBM 4.7 encodes the labels of ``eval_set`` but not of ``eval_X``/``eval_y``, so
+        # text labels (penguin species) reach it raw: hand it the codes its encoder uses.
+        eval_y = (y_train, y_valid)
+        if task != "regression":
+            classes = np.unique(y_train)
+            eval_y = tuple(pd.Series(np.searchsorted(classes, y), index=y.index) for y in eval_y)
+        model.fit(X_train, y_train, eval_X=(X_train, X_valid), eval_y=eval_y, callbacks=[monitor])
         monitor.finish()
     return pipeline, monitor
 

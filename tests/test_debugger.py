@@ -214,3 +214,15 @@ def test_report_is_one_self_contained_html_file(deep_small, tmp_path):
     for rule in debugger.BUILT_IN_RULES:
         assert rule.__name__ in page
     assert "IssuesFound" in page and "depth=4" in page
+
+
+@pytest.mark.parametrize("algorithm", ["xgboost", "lightgbm"])
+def test_text_class_labels_are_monitored(algorithm):
+    penguins = data.load("penguins")
+    parts = data.split(penguins.frame, penguins.target, seed=0)
+    model, monitor = debugger.debug_fit(algorithm, parts.train, parts.validation,
+                                        penguins.target, n_estimators=15)
+    predictions = model.predict(parts.test.drop(columns=penguins.target))
+    assert set(predictions) <= set(penguins.labels)
+    assert (predictions == parts.test[penguins.target]).mean() > 0.9
+    assert len(monitor.history) == 15
