@@ -73,7 +73,7 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.metaestimators import available_if
 
 from mlcycle_ref import data, evaluate, features, models
-from mlcycle_ref.paths import data_dir
+from mlcycle_ref.paths import data_dir, sqlite_file
 
 BACKENDS = ("local", "dask")
 STATUSES = ("InProgress", "Completed", "Failed", "Stopping", "Stopped")
@@ -445,14 +445,7 @@ class JobStore:
                 "created", "training_time", "folder")
 
     def __init__(self, url: str | None = None):
-        self.url = url or f"sqlite:///{data_dir() / 'jobs.db'}"
-        prefix = "sqlite:///"
-        if not self.url.startswith(prefix) or len(self.url) == len(prefix):
-            raise ValueError(
-                f"job store URL must look like 'sqlite:///path/to/jobs.db', got {self.url!r}"
-            )
-        self.path = Path(self.url[len(prefix):])
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.url, self.path = sqlite_file(url, "jobs.db", "job store")
         with self._connect() as connection:
             connection.execute(
                 "CREATE TABLE IF NOT EXISTS jobs (name TEXT PRIMARY KEY, folder TEXT NOT NULL,"

@@ -69,7 +69,7 @@ import pandas as pd
 import yaml
 
 from mlcycle_ref import __version__, data, evaluate, models
-from mlcycle_ref.paths import data_dir
+from mlcycle_ref.paths import data_dir, sqlite_file
 
 APPROVAL_STATUSES = ("PendingManualApproval", "Approved", "Rejected")
 TRAINING_BACKENDS = ("local", "dask", "in-process")
@@ -817,13 +817,7 @@ class ModelRegistry:
                 "description", "digest", "created", "updated")
 
     def __init__(self, url: str | None = None):
-        self.url = url or f"sqlite:///{data_dir() / 'registry.db'}"
-        prefix = "sqlite:///"
-        if not self.url.startswith(prefix) or len(self.url) == len(prefix):
-            raise ValueError(f"registry URL must look like 'sqlite:///path/to/registry.db', "
-                             f"got {self.url!r}")
-        self.path = Path(self.url[len(prefix):])
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.url, self.path = sqlite_file(url, "registry.db", "registry")
         with self._connect() as connection:
             connection.execute("CREATE TABLE IF NOT EXISTS model_groups (name TEXT PRIMARY KEY,"
                                " description TEXT, created REAL)")
