@@ -67,10 +67,8 @@ import lightgbm
 import numpy as np
 import pandas as pd
 import xgboost
-from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils.metaestimators import available_if
 
 from mlcycle_ref import data, evaluate, features, models
 from mlcycle_ref.paths import data_dir, sqlite_file
@@ -860,45 +858,6 @@ def _write_manifest(folder: Path, algorithm: str, task: str, model_file: str, cl
 # --------------------------------------------------------------------------- loading models
 
 
-class LightGBMPredictor(BaseEstimator):
-    """Predict with a LightGBM model read from its text file, like the fitted LGBM estimator.
-
-    ``classes`` lists the class labels in the order of the booster's outputs (None for
-    regression); ``predict_proba`` exists for classifiers only.
-    """
-
-    def __init__(self, booster: lightgbm.Booster | None = None, classes=None):
-        self.booster = booster
-        self.classes = classes
-
-    @property
-    def classes_(self) -> np.ndarray:
-        if self.classes is None:
-            raise AttributeError("a regression model has no classes_")
-        return np.asarray(self.classes)
-
-    def __sklearn_is_fitted__(self) -> bool:
-        return self.booster is not None
-
-    def fit(self, X, y=None):
-        """Not supported: the model was trained by a job; train a new one with a new job."""
-        raise TypeError("a LightGBMPredictor wraps a trained model file and cannot be refitted; "
-                        "use models.make_model('lightgbm', ...) to train a new model")
-
-    def _is_classifier(self) -> bool:
-        return self.classes is not None
-
-    @available_if(_is_classifier)
-    def predict_proba(self, X) -> np.ndarray:
-        scores = np.asarray(self.booster.predict(X))
-        return np.column_stack([1 - scores, scores]) if scores.ndim == 1 else scores
-
-    def predict(self, X) -> np.ndarray:
-        if self.classes is None:
-            return np.asarray(self.booster.predict(X))
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
-
-
 def _load_xgboost(path: Path, task: str, classes):
     if task == "regression":
         model = xgboost.XGBRegressor()
@@ -931,7 +890,7 @@ def load_model(job_or_name, store=None) -> Pipeline:
     if manifest["algorithm"] == "xgboost":
         model = _load_xgboost(path, task, classes)
     elif manifest["algorithm"] == "lightgbm":
-        model = LightGBMPredictor(lightgbm.Booster(model_file=str(path)), classes)
+        model = models.TrainedBooster(lightgbm.Booster(model_file=str(path)), classes)
     else:
         model = joblib.load(path)
     preprocessor = joblib.load(job.folder / manifest["preprocessor"])

@@ -37,6 +37,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import lightgbm
+import numpy as np
 import pandas as pd
 import xgboost
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
@@ -44,6 +45,7 @@ from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import LabelEncoder
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from mlcycle_ref import features
@@ -336,3 +338,70 @@ def make_pipeline(
         ("preprocess", features.build_preprocessor(frame, target)),
         ("model", make_model(algorithm, task, seed=seed, **hyperparameters)),
     ])
+
+
+class TrainedBooster(BaseEstimator):
+    """A trained XGBoost or LightGBM booster behind scikit-learn's ``predict`` API.
+
+    Training jobs save boosters in their library's own file format and the model zoo ships
+    them that way; this class makes such a booster predict like the fitted estimator did.
+    It does not train: ``fit`` refuses, because refitting would throw the training away.
+
+    Parameters
+    ----------
+    booster : ``xgboost.Booster`` or ``lightgbm.Booster``, already trained
+    classes : the labels of the booster's outputs 0, 1, ... in order; None for regression
+
+    Examples
+    --------
+    >>> import numpy as np, lightgbm
+    >>> X, y = np.arange(40.0).reshape(-1, 1), np.arange(40) >= 20
+    >>> booster = lightgbm.train({"objective": "binary", "verbose": -1, "min_data_in_leaf": 2},
+    ...                          lightgbm.Dataset(X, y), num_boost_round=5)
+    >>> TrainedBooster(booster, classes=["no", "yes"]).predict(np.array([[1.0], [39.0]])).tolist()
+    ['no', 'yes']
+    """
+
+    def __init__(self, booster=None, classes=None):
+        self.booster = booster
+        self.classes = classes
+
+    @property
+    def classes_(self) -> np.ndarray:
+        if self.classes is None:
+            raise AttributeError("a regression model has no classes_")
+        return np.asarray(self.classes)
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return self.booster is not None
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.estimator_type = "regressor" if self.classes is None else "classifier"
+        return tags
+
+    def fit(self, X, y=None):
+        """Not supported: train a new model with :func:`make_model` (or fine-tune a zoo model)."""
+        raise TypeError("this model wraps an already trained booster and cannot be refitted; "
+                        "train a new one with models.make_model, or adapt a zoo model with "
+                        "zoo.fine_tune")
+
+    def _raw_predict(self, X) -> np.ndarray:
+        if isinstance(self.booster, xgboost.Booster):
+            return np.asarray(self.booster.predict(xgboost.DMatrix(X)), dtype=float)
+        return np.asarray(self.booster.predict(X), dtype=float)
+
+    def _is_classifier(self) -> bool:
+        return self.classes is not None
+
+    @available_if(_is_classifier)
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities, one column per entry of ``classes``."""
+        scores = self._raw_predict(X)
+        return np.column_stack([1 - scores, scores]) if scores.ndim == 1 else scores
+
+    def predict(self, X) -> np.ndarray:
+        """Predicted labels (classification) or values (regression)."""
+        if self.classes is None:
+            return self._raw_predict(X)
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]

@@ -36,7 +36,6 @@ import lightgbm
 import numpy as np
 import pandas as pd
 import xgboost
-from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
@@ -188,45 +187,6 @@ def list_models(*, folder=None) -> pd.DataFrame:
 # --------------------------------------------------------------------------- loaded models
 
 
-class PretrainedClassifier(ClassifierMixin, BaseEstimator):
-    """A trained XGBoost or LightGBM booster behind scikit-learn's ``predict`` API.
-
-    It predicts but does not train: ``fit`` refuses, because refitting would throw the
-    pre-training away; :func:`fine_tune` is the way to adapt it.
-
-    Parameters
-    ----------
-    booster : ``xgboost.Booster`` or ``lightgbm.Booster``, already trained
-    classes : the labels of the booster's classes 0, 1, ... in order
-    """
-
-    def __init__(self, booster=None, classes=(0, 1)):
-        self.booster = booster
-        self.classes = classes
-
-    def __sklearn_is_fitted__(self) -> bool:
-        return self.booster is not None
-
-    @property
-    def classes_(self) -> np.ndarray:
-        return np.asarray(self.classes)
-
-    def fit(self, X, y=None):
-        raise TypeError("a PretrainedClassifier is already trained; adapt it to new data with "
-                        "mlcycle_ref.zoo.fine_tune instead of fitting it again")
-
-    def predict_proba(self, X) -> np.ndarray:
-        if isinstance(self.booster, xgboost.Booster):
-            scores = self.booster.predict(xgboost.DMatrix(X))
-        else:
-            scores = self.booster.predict(X)
-        scores = np.asarray(scores, dtype=float)
-        return np.column_stack([1 - scores, scores]) if scores.ndim == 1 else scores
-
-    def predict(self, X) -> np.ndarray:
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
-
-
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -258,7 +218,7 @@ def load_pretrained(model_id: str, *, folder=None) -> Pipeline:
     preprocess = joblib.load(base / card.files["preprocessor"])
     booster = _read_booster(card.algorithm, base / card.files["model"])
     return Pipeline([("preprocess", preprocess),
-                     ("model", PretrainedClassifier(booster, card.classes))])
+                     ("model", models.TrainedBooster(booster, card.classes))])
 
 
 # --------------------------------------------------------------------------- fine-tuning
@@ -345,7 +305,7 @@ def _tuned(pretrained: Pipeline, algorithm: str, params: dict, classes, X, y, me
     else:
         tuned = booster.refit(X_new, codes, decay_rate=decay_rate)
     return Pipeline([("preprocess", preprocess),
-                     ("model", PretrainedClassifier(tuned, tuple(classes)))])
+                     ("model", models.TrainedBooster(tuned, tuple(classes)))])
 
 
 # --------------------------------------------------------------------------- building the zoo
@@ -441,7 +401,8 @@ def build(folder=None, *, n_rows: int = 200_000, ids=None) -> list[ModelCard]:
                                  train[TARGET].to_numpy())
         booster.save_model(str(folder / files["model"]))
         joblib.dump(preprocess, folder / files["preprocessor"], compress=3)
-        model = Pipeline([("preprocess", preprocess), ("model", PretrainedClassifier(booster))])
+        model = Pipeline([("preprocess", preprocess),
+                          ("model", models.TrainedBooster(booster, (0, 1)))])
         card = ModelCard(
             id=recipe.id, title=recipe.title, algorithm=recipe.algorithm, task="binary",
             target=TARGET, classes=(0, 1),
