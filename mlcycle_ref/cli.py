@@ -10,7 +10,7 @@ so this module only assembles them::
 import argparse
 import sys
 
-from mlcycle_ref import __version__, data, jobs, labs, pipeline
+from mlcycle_ref import __version__, course, data, jobs, labs, pipeline
 from mlcycle_ref.quiz import cli as quiz_cli
 
 
@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="draw the shifted population (changed effects)")
     simulate.set_defaults(handler=_simulate)
 
+    course.register(commands)
     jobs.register(commands)
     labs.register(commands)
     pipeline.register(commands)

@@ -221,7 +221,13 @@ class CheckReport:
         return "\n".join(lines)
 
 
-def _without_hidden_tests(source: str) -> str:
+def without_hidden_tests(source: str) -> str:
+    """Return a test cell's source with its hidden-test blocks removed.
+
+    >>> cell = ["check(a)", BEGIN_HIDDEN, "check(b)", END_HIDDEN]
+    >>> without_hidden_tests(chr(10).join(cell))
+    'check(a)'
+    """
     kept, hidden = [], False
     for line in source.splitlines():
         if BEGIN_HIDDEN in line:
@@ -249,7 +255,7 @@ def cell_kind(cell) -> str | None:
         return None
     if meta.get("solution") or meta.get("task") or cell.get("cell_type") != "code":
         return WRITTEN
-    code = [line for line in _without_hidden_tests(cell.get("source", "")).splitlines()
+    code = [line for line in without_hidden_tests(cell.get("source", "")).splitlines()
             if line.strip() and not line.strip().startswith("#")]
     return VISIBLE if code else HIDDEN
 
@@ -271,8 +277,12 @@ def _earlier_failure(nb, errors: dict, index: int) -> str:
     return f"cell {name!r} failed earlier with {errors[culprit].get('ename', 'an error')}"
 
 
-def _message(error: dict, earlier: str = "") -> str:
-    """The first thing a student should read about a failed cell."""
+def failure_message(error: dict, earlier: str = "") -> str:
+    """The first thing a student should read about a failed cell, from its error output.
+
+    >>> failure_message({"ename": "NotImplementedError", "evalue": ""})
+    'not attempted yet: an answer cell still raises NotImplementedError'
+    """
     name, value = error.get("ename", "Error"), str(error.get("evalue", "")).strip()
     if name == "NotImplementedError":
         text = "not attempted yet: an answer cell still raises NotImplementedError"
@@ -347,8 +357,8 @@ def check(notebook, *, timeout: float = CELL_TIMEOUT) -> CheckReport:
         if kind != VISIBLE:
             tasks.append(TaskResult(meta["grade_id"], kind, points, NOT_CHECKED))
         elif index in errors:
-            tasks.append(TaskResult(meta["grade_id"], kind, points, FAILED,
-                                    _message(errors[index], _earlier_failure(nb, errors, index))))
+            message = failure_message(errors[index], _earlier_failure(nb, errors, index))
+            tasks.append(TaskResult(meta["grade_id"], kind, points, FAILED, message))
         elif index not in ran:
             tasks.append(TaskResult(meta["grade_id"], kind, points, FAILED,
                                     "did not run: the notebook stopped before this cell"))
