@@ -36,6 +36,7 @@ import lightgbm
 import numpy as np
 import pandas as pd
 import xgboost
+from sklearn.exceptions import InconsistentVersionWarning
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
@@ -197,6 +198,30 @@ def _read_booster(algorithm: str, path: Path):
     return lightgbm.Booster(model_file=str(path))
 
 
+def _load_preprocessor(path: Path, card: ModelCard):
+    """The stored preprocessor, or the same one fitted again when this scikit-learn can't read it.
+
+    A pickled transformer is tied to the scikit-learn release that wrote it; the boosters are
+    not. The preprocessor is a deterministic function of the card's source data, so a newer
+    scikit-learn refits it from the simulator instead of failing or warning on every load.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InconsistentVersionWarning)
+        try:
+            return joblib.load(path)
+        except (InconsistentVersionWarning, AttributeError, ImportError, TypeError, ValueError):
+            pass
+    train, _ = _source_split(card.training_data["rows"])
+    return features.build_preprocessor(train, TARGET).fit(train.drop(columns=TARGET))
+
+
+def _source_split(n_rows: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The zoo's source population, split 90/10 as when the models were trained."""
+    source = _campaign(n_rows, SOURCE_SEED)
+    return train_test_split(source, test_size=0.1, random_state=SOURCE_SEED,
+                            stratify=source[TARGET])
+
+
 def load_pretrained(model_id: str, *, folder=None) -> Pipeline:
     """A zoo model as a fitted ``Pipeline(preprocess, model)``, ready to predict raw rows.
 
@@ -215,7 +240,7 @@ def load_pretrained(model_id: str, *, folder=None) -> Pipeline:
         if not path.is_file() or _sha256(path) != card.checksums[name]:
             raise ValueError(f"{path}: missing or not the file the model card describes "
                              "(checksum differs); rebuild the zoo with scripts/build_zoo.py")
-    preprocess = joblib.load(base / card.files["preprocessor"])
+    preprocess = _load_preprocessor(base / card.files["preprocessor"], card)
     booster = _read_booster(card.algorithm, base / card.files["model"])
     return Pipeline([("preprocess", preprocess),
                      ("model", models.TrainedBooster(booster, card.classes))])
@@ -387,9 +412,7 @@ def build(folder=None, *, n_rows: int = 200_000, ids=None) -> list[ModelCard]:
     chosen = [r for r in RECIPES if ids is None or r.id in ids]
     if ids is not None and len(chosen) != len(set(ids)):
         raise KeyError(f"unknown recipe ids {sorted(set(ids) - {r.id for r in RECIPES})}")
-    source = _campaign(n_rows, SOURCE_SEED)
-    train, test = train_test_split(source, test_size=0.1, random_state=SOURCE_SEED,
-                                   stratify=source[TARGET])
+    train, test = _source_split(n_rows)
     later = _campaign(20_000, LATER_SEED, shift=True)
     preprocess = features.build_preprocessor(train, TARGET).fit(train.drop(columns=TARGET))
     numeric, categorical = features.feature_columns(train, TARGET)

@@ -2,8 +2,11 @@
 
 import hashlib
 import shutil
+import warnings
 
+import numpy as np
 import pytest
+from sklearn.exceptions import InconsistentVersionWarning
 
 from mlcycle_ref import data, evaluate, models, zoo
 
@@ -113,3 +116,22 @@ def test_bad_requests_get_clear_errors(later):
         zoo.fine_tune("campaign-xgboost", sample, sample[TARGET].replace({1: "yes"}))
     with pytest.raises(ValueError, match="method must be one of"):
         zoo.fine_tune("campaign-lightgbm", sample, sample[TARGET], method="retrain")
+
+
+def test_a_preprocessor_from_another_scikit_learn_is_fitted_again(tmp_path, monkeypatch):
+    card = zoo.build(tmp_path, n_rows=4_000, ids=["campaign-lightgbm"])[0]
+    stored = zoo.load_pretrained(card.id, folder=tmp_path)
+    real_load = zoo.joblib.load
+
+    def load_from_an_older_release(path):
+        warnings.warn(InconsistentVersionWarning(estimator_name="ColumnTransformer",
+                                                 current_sklearn_version="9.9",
+                                                 original_sklearn_version="1.0"), stacklevel=2)
+        return real_load(path)
+
+    monkeypatch.setattr(zoo.joblib, "load", load_from_an_older_release)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        refitted = zoo.load_pretrained(card.id, folder=tmp_path)
+    rows = data.simulate_campaign(200, seed=5).drop(columns=["duration"])
+    np.testing.assert_allclose(refitted.predict_proba(rows), stored.predict_proba(rows))
