@@ -66,11 +66,14 @@ def copy_mathjax(destination: Path) -> Path:
 
 #: Style the theme lacks. Sphinx never breaks inside an inline-code word, and a field list's
 #: grid cell grows to its widest code block: on a phone either would widen the whole page.
+#: A glossary entry's aliases are link targets too, shown quieter than the term itself.
 SITE_CSS_FILE = "mlcycle-site.css"
 SITE_CSS = """\
 code.literal span.pre, .sig span.pre { white-space: normal; overflow-wrap: break-word; }
 .sig { overflow-wrap: break-word; }
 dl.field-list > dd { min-width: 0; }
+dl.glossary dt + dt { font-weight: normal; font-size: 0.9em; color: var(--pst-color-text-muted); }
+dl.glossary dt + dt::before { content: "also: "; font-style: italic; }
 """
 #: pydata-sphinx-theme 0.17 and sphinx-book-theme wire only the first ``.primary-toggle`` and
 #: ``.secondary-toggle`` of a page (pydata-sphinx-theme issue 2451): hidden navbar buttons, so
