@@ -10,6 +10,11 @@ stylesheet keeps pages within a phone's width, and the theme gets the colour-mod
 it expects, so a reader's first page logs no error. The sidebar buttons a reader sees are
 made to work (see ``SIDEBAR_TOGGLES``).
 
+Executed pages depend on the package as much as on their own cells, but jupyter-cache keys
+its stored outputs on the cells alone: after a change to ``mlcycle_ref`` a rebuild would
+show outputs of the old code. The cache therefore lives in a folder named after a
+fingerprint of the package's files, so a changed package executes the pages again.
+
 The ``glossary-bank`` directive renders the glossary bank (``quizzes/glossary.yml``) as a
 Sphinx glossary, so the book's definitions and the glossary drills cannot drift apart.
 Aliases become extra terms, so ``{term}`HPO``` and the full name land on the same entry.
@@ -20,6 +25,7 @@ Enable it in ``_config.yml``::
       extra_extensions: [mlcycle_ref.book]
 """
 
+import hashlib
 import shutil
 from pathlib import Path
 
@@ -87,6 +93,31 @@ document.addEventListener("DOMContentLoaded", () => {
   }
 });
 """
+
+
+def package_fingerprint(root: Path = Path(__file__).parent) -> str:
+    """Return a short digest of every file of the package under ``root``.
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "data.py").write_text("ROWS = 1")
+    >>> before = package_fingerprint(folder)
+    >>> _ = (folder / "data.py").write_text("ROWS = 2")
+    >>> package_fingerprint(folder) != before
+    True
+    """
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        if "__pycache__" not in path.parts:
+            digest.update(path.relative_to(root).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def _cache_per_package_version(app, config):
+    if not config.nb_execution_cache_path:
+        cache = Path(app.outdir).parent / ".jupyter_cache" / f"mlcycle_ref-{package_fingerprint()}"
+        config.nb_execution_cache_path = str(cache)
 
 
 def _use_local_mathjax(app, config):
@@ -177,6 +208,7 @@ def _default_colour_mode(app, pagename, templatename, context, doctree):
 def setup(app):
     """Register the extension with Sphinx."""
     app.connect("config-inited", _use_local_mathjax)
+    app.connect("config-inited", _cache_per_package_version)
     app.connect("builder-inited", _install_mathjax)
     app.connect("builder-inited", _install_site_css)
     app.add_css_file(SITE_CSS_FILE)
