@@ -4,7 +4,6 @@ submissions, limits on what a submission may do, feedback and the command line.
 The graded class of synthetic submissions of a real lab is in test_course_cheats.py.
 """
 
-import argparse
 import json
 import re
 import zipfile
@@ -88,15 +87,6 @@ def submit(tiny, student, nb):
     return path
 
 
-def run_cli(argv, capsys):
-    parser = argparse.ArgumentParser(prog="mlcycle")
-    course.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    code = args.handler(args)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 # --------------------------------------------------------------------------- course folder
 
 
@@ -133,8 +123,8 @@ def test_bad_rosters_are_refused_with_the_line(tmp_path, text, problem):
         course.read_roster(roster)
 
 
-def test_a_folder_that_is_no_course_is_named(tmp_path, capsys):
-    code, _, err = run_cli(["course", "export", "--course", str(tmp_path)], capsys)
+def test_a_folder_that_is_no_course_is_named(tmp_path, mlcycle):
+    code, _, err = mlcycle("course", "export", "--course", str(tmp_path))
     assert code == 2 and f"{tmp_path}: not a course folder" in err
 
 
@@ -171,13 +161,13 @@ def test_collect_from_an_lms_zip_reports_every_oddity(tiny_course, tmp_path):
     assert "Students without a submission (" in text
 
 
-def test_collect_from_a_folder_of_student_folders(tiny_course, tmp_path, capsys):
+def test_collect_from_a_folder_of_student_folders(tiny_course, tmp_path, mlcycle):
     (tmp_path / "s003").mkdir()
     nbformat.write(answered(tiny_course), tmp_path / "s003" / f"{LAB}.ipynb")
     (tmp_path / "s003" / ".ipynb_checkpoints").mkdir()
     (tmp_path / "s003" / ".ipynb_checkpoints" / "x.ipynb").write_text("{}")
-    code, out, _ = run_cli(["course", "collect", "tiny", "--from", str(tmp_path),
-                            "--course", str(tiny_course.root)], capsys)
+    code, out, _ = mlcycle("course", "collect", "tiny", "--from", str(tmp_path),
+                            "--course", str(tiny_course.root))
     assert code == 0 and "Collected 1 submission(s)" in out
     assert "s003/.ipynb_checkpoints/x.ipynb" in out
     assert tiny_course.submitted("s003", LAB).is_file()
@@ -375,12 +365,12 @@ def test_offline_html_replaces_external_loads():
                                          '<a href="#top">t</a>')
 
 
-def test_cli_exports_and_reports_the_tiny_class(tiny_course, graded, capsys, tmp_path):
-    code, out, _ = run_cli(["course", "export", "--course", str(tiny_course.root),
-                            "--output", str(tmp_path / "grades.csv")], capsys)
+def test_cli_exports_and_reports_the_tiny_class(tiny_course, graded, mlcycle, tmp_path):
+    code, out, _ = mlcycle("course", "export", "--course", str(tiny_course.root),
+                            "--output", str(tmp_path / "grades.csv"))
     assert code == 0 and f"wrote {len(course.roster_ids(tiny_course))} row(s)" in out
-    code, out, _ = run_cli(["course", "report", "tiny", "--course", str(tiny_course.root),
-                            "--output", str(tmp_path / "plots")], capsys)
+    code, out, _ = mlcycle("course", "report", "tiny", "--course", str(tiny_course.root),
+                            "--output", str(tmp_path / "plots"))
     assert code == 0 and "double-tests" in out and "Graded tasks of tiny_lab" in out
     assert (tmp_path / "plots" / "scores.png").stat().st_size > 1000
     assert (tmp_path / "plots" / "pass_rates.png").stat().st_size > 1000

@@ -7,7 +7,6 @@ student who pasted in the values the visible tests expect (visible tests pass, h
 on unseen data fail).
 """
 
-import argparse
 import ast
 import json
 import shutil
@@ -239,18 +238,8 @@ def test_hard_coded_answers_pass_visible_and_fail_hidden_tests(course, lab):
     assert probing, "some hidden tests call the student's functions on unseen data"
 
 
-def run_cli(argv, capsys) -> tuple[int, str, str]:
-    """Run ``mlcycle ARGV`` through register(); return exit code, stdout and stderr."""
-    parser = argparse.ArgumentParser(prog="mlcycle")
-    labs.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    code = args.handler(args)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def test_committed_labs_equal_a_fresh_release(tmp_path, capsys):
-    code, out, _ = run_cli(["labs", "release", "--output", str(tmp_path)], capsys)
+def test_committed_labs_equal_a_fresh_release(tmp_path, mlcycle):
+    code, out, _ = mlcycle("labs", "release", "--output", str(tmp_path))
     assert code == 0 and out.count("released") == len(LAB_NAMES)
 
     def stable(path):
@@ -292,8 +281,8 @@ def test_released_notebook_hides_solutions_and_hidden_tests(lab):
 
 
 @pytest.mark.parametrize("lab", LAB_NAMES)
-def test_self_check_passes_the_solution_in_time(lab, capsys):
-    code, out, _ = run_cli(["labs", "check", str(source_path(lab)), "--json"], capsys)
+def test_self_check_passes_the_solution_in_time(lab, mlcycle):
+    code, out, _ = mlcycle("labs", "check", str(source_path(lab)), "--json")
     report = json.loads(out)
     visible = [task for task in report["tasks"] if task["kind"] == "visible"]
     assert code == 0 and not report["problem"]
@@ -304,9 +293,8 @@ def test_self_check_passes_the_solution_in_time(lab, capsys):
 
 
 @pytest.mark.parametrize("lab", LAB_NAMES)
-def test_self_check_reports_failures_of_the_released_notebook(lab, capsys):
-    code, out, _ = run_cli(["labs", "check", str(labs.RELEASED / lab / f"{lab}.ipynb")],
-                           capsys)
+def test_self_check_reports_failures_of_the_released_notebook(lab, mlcycle):
+    code, out, _ = mlcycle("labs", "check", str(labs.RELEASED / lab / f"{lab}.ipynb"))
     assert code == 1
     assert "FAILED: not attempted yet" in out
     assert "Visible tests: 0 of" in out and "hidden tests" in out
@@ -338,10 +326,10 @@ def test_self_check_survives_timeouts_and_a_dying_kernel(tmp_path):
     assert report.visible_score == 1 and report.visible_total == 3
 
 
-def test_self_check_refuses_what_is_not_a_lab(tmp_path, capsys):
+def test_self_check_refuses_what_is_not_a_lab(tmp_path, mlcycle):
     not_json = tmp_path / "broken.ipynb"
     not_json.write_text("{ not json")
-    code, _, err = run_cli(["labs", "check", str(not_json)], capsys)
+    code, _, err = mlcycle("labs", "check", str(not_json))
     assert code == 2 and "not a readable notebook" in err
     plain = tmp_path / "plain.ipynb"
     nbformat.write(new_notebook(cells=[new_code_cell("1 + 1")]), plain)

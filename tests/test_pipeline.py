@@ -1,6 +1,5 @@
 """Pipelines: quality gates, caching, checks on the definition, YAML, the CLI and the registry."""
 
-import argparse
 
 import pytest
 import yaml
@@ -17,7 +16,6 @@ from mlcycle_ref.pipeline import (
     ProcessingStep,
     RegisterModelStep,
     TrainingStep,
-    register,
 )
 
 TARGET = "subscribed"
@@ -206,35 +204,28 @@ def test_yaml_mistakes_name_the_file_and_step(tmp_path, change, message):
         Pipeline.from_yaml(write_yaml(tmp_path, broken))
 
 
-def run_cli(*argv):
-    parser = argparse.ArgumentParser(prog="mlcycle")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.handler(args)
-
-
-def test_command_line_runs_a_pipeline_and_approves_a_version(tmp_path, capsys):
+def test_command_line_runs_a_pipeline_and_approves_a_version(tmp_path, mlcycle):
     path = write_yaml(tmp_path, PIPELINE_YAML.replace("approval_status: Approved",
                                                       "approval_status: PendingManualApproval"))
-    assert run_cli("pipeline", "run", str(path)) == 0
-    shown = capsys.readouterr().out
+    code, shown, _ = mlcycle("pipeline", "run", path)
+    assert code == 0
     assert "pipeline from-yaml: 5 steps" in shown and "Succeeded" in shown
-    assert run_cli("pipeline", "models", "from-yaml") == 0
-    assert "PendingManualApproval" in capsys.readouterr().out
-    assert run_cli("pipeline", "approve", "from-yaml", "1") == 0
-    assert "from-yaml version 1: Approved" in capsys.readouterr().out
-    assert run_cli("pipeline", "reject", "from-yaml", "7") == 2
-    assert "no version 7" in capsys.readouterr().err
+    code, shown, _ = mlcycle("pipeline", "models", "from-yaml")
+    assert code == 0 and "PendingManualApproval" in shown
+    code, shown, _ = mlcycle("pipeline", "approve", "from-yaml", "1")
+    assert code == 0 and "from-yaml version 1: Approved" in shown
+    code, _, err = mlcycle("pipeline", "reject", "from-yaml", "7")
+    assert code == 2 and "no version 7" in err
     failing = write_yaml(tmp_path, PIPELINE_YAML.replace("right: 0.6", "right: 0.999")
                          .replace("if_steps: [register]", "if_steps: [register]\n"
                                   "    else_steps: [stop]") +
                          "  - {name: stop, type: fail, error_message: too weak}\n")
-    assert run_cli("pipeline", "run", str(failing)) == 1
-    assert "Failed: step 'stop': too weak" in capsys.readouterr().out
+    code, shown, _ = mlcycle("pipeline", "run", failing)
+    assert code == 1 and "Failed: step 'stop': too weak" in shown
     broken = tmp_path / "broken.yml"
     broken.write_text("name: x\nsteps:\n  - {name: a, type: nope}\n")
-    assert run_cli("pipeline", "run", str(broken)) == 2
-    assert "broken.yml: step 'a': type must be one of" in capsys.readouterr().err
+    code, _, err = mlcycle("pipeline", "run", broken)
+    assert code == 2 and "broken.yml: step 'a': type must be one of" in err
 
 
 def test_registry_versions_and_approval(tmp_path):
