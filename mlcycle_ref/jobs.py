@@ -10,7 +10,8 @@ what resources (CPUs, memory, a maximum runtime). :func:`run` starts it on a *ba
   that imported the libraries once, so a job starts in milliseconds rather than seconds.
 * ``"dask"``: the same supervised worker, submitted to a ``distributed.Client`` (a
   ``LocalCluster`` unless a client or scheduler address is given). A ``dask.dataframe``
-  input too big for one process is trained with ``xgboost.dask`` across the cluster instead.
+  input too big for one process is trained with ``xgboost.dask`` or ``lightgbm.dask`` across
+  the cluster instead.
 
 Status follows SageMaker's training jobs: ``InProgress``, then ``Completed``, ``Failed`` or
 ``Stopped`` (``Stopping`` on the way), with secondary statuses ``Starting``, ``Training``,
@@ -561,10 +562,10 @@ def run(spec: JobSpec, *, backend: str = "local", wait: bool = True, store=None,
     distributed = _is_dask_frame(spec.train)
     if distributed and backend != "dask":
         raise ValueError("a dask DataFrame as JobSpec.train needs backend='dask'")
-    if distributed and spec.algorithm != "xgboost":
+    if distributed and spec.algorithm not in DASK_ALGORITHMS:
         raise ValueError(
-            f"training on a dask DataFrame uses xgboost.dask: JobSpec.algorithm must be "
-            f"'xgboost', got {spec.algorithm!r}"
+            f"training on a dask DataFrame uses xgboost.dask or lightgbm.dask: "
+            f"JobSpec.algorithm must be one of {DASK_ALGORITHMS}, got {spec.algorithm!r}"
         )
     store = _as_store(store)
     name = spec.name or _default_name(spec)
@@ -901,6 +902,7 @@ def load_model(job_or_name, store=None) -> Pipeline:
 
 
 _CLIENTS: dict[str, object] = {}
+DASK_ALGORITHMS = ("xgboost", "lightgbm")  # the algorithms that train on dask DataFrames
 
 
 def _dask_client(client):
@@ -925,21 +927,36 @@ def _dask_client(client):
 
 
 class _StopCheck(xgboost.callback.TrainingCallback):
-    """Ends distributed boosting when the job is over its runtime or asked to stop."""
+    """Ends distributed boosting when the job is over its runtime or asked to stop.
+
+    XGBoost calls ``after_iteration``; LightGBM takes the ``lightgbm`` method as its callback.
+    """
 
     def __init__(self, deadline: float, stop_file: str):
         self.deadline = deadline
         self.stop_file = stop_file
 
-    def after_iteration(self, model, epoch, evals_log) -> bool:
+    def due(self) -> bool:
         return time.time() > self.deadline or os.path.exists(self.stop_file)
+
+    def after_iteration(self, model, epoch, evals_log) -> bool:
+        return self.due()
+
+    def lightgbm(self, env) -> None:
+        # LightGBM ends boosting, keeping the rounds done, on this exception from a callback.
+        if self.due():
+            raise lightgbm.callback.EarlyStopException(env.iteration,
+                                                       env.evaluation_result_list or [])
 
 
 SAMPLE_ROWS = 100_000  # rows used to fit the preprocessor of a distributed job
 
 
 def _train_on_cluster(folder: Path, spec: JobSpec, client) -> None:
-    """Train XGBoost across the cluster on dask DataFrames; the preprocessor fits a sample."""
+    """Train XGBoost or LightGBM across the cluster on dask DataFrames.
+
+    The preprocessor is fitted on a sample; the model is saved as a local job would save it.
+    """
     log_path = folder / LOG_FILE
     try:
         _append_event(folder, "InProgress", "Starting", "training on the Dask cluster",
@@ -951,14 +968,29 @@ def _train_on_cluster(folder: Path, spec: JobSpec, client) -> None:
         _append_event(folder, "Failed", "Failed", _failure_reason(error, spec))
 
 
-def _cluster_fit(folder: Path, spec: JobSpec, client, log_path: Path) -> None:
-    from xgboost import dask as dxgb
+def _dask_estimator(spec: JobSpec, classification: bool, stop: _StopCheck):
+    """The ``xgboost.dask`` or ``lightgbm.dask`` estimator of the spec and its fit arguments."""
+    params = {**models.default_hyperparameters(spec.algorithm, spec.task), **spec.hyperparameters,
+              "n_jobs": spec.cpus, "random_state": spec.seed}
+    if spec.algorithm == "xgboost":
+        from xgboost import dask as dxgb
 
+        estimator = dxgb.DaskXGBClassifier if classification else dxgb.DaskXGBRegressor
+        return estimator(**params, callbacks=[stop]), {}
+    from lightgbm import dask as dlgb
+
+    # lightgbm.dask trains with each Dask worker's threads (warning that n_jobs is ignored);
+    # n_jobs still sets the threads of predictions.
+    estimator = dlgb.DaskLGBMClassifier if classification else dlgb.DaskLGBMRegressor
+    return estimator(**params), {"callbacks": [stop.lightgbm]}
+
+
+def _cluster_fit(folder: Path, spec: JobSpec, client, log_path: Path) -> None:
     def log(message):
         with open(log_path, "a", encoding="utf-8") as stream:
             stream.write(f"{datetime.now(tz=UTC):%Y-%m-%d %H:%M:%S} {message}\n")
 
-    deadline = time.time() + spec.max_runtime
+    stop = _StopCheck(time.time() + spec.max_runtime, str(folder / STOP_FILE))
     train = spec.train
     n_rows = len(train)
     sample = train.sample(frac=min(1.0, SAMPLE_ROWS / max(n_rows, 1)),
@@ -981,18 +1013,16 @@ def _cluster_fit(folder: Path, spec: JobSpec, client, log_path: Path) -> None:
                 meta=(spec.target, "int64"))
         return X, y
 
-    estimator = dxgb.DaskXGBRegressor if classes is None else dxgb.DaskXGBClassifier
-    params = {**models.default_hyperparameters("xgboost", spec.task), **spec.hyperparameters,
-              "n_jobs": spec.cpus, "random_state": spec.seed}
-    model = estimator(**params, callbacks=[_StopCheck(deadline, str(folder / STOP_FILE))])
+    model, fit_params = _dask_estimator(spec, classes is not None, stop)
     model.client = client
-    _append_event(folder, "InProgress", "Training", f"training on {n_rows} rows")
+    _append_event(folder, "InProgress", "Training",
+                  f"training on {n_rows} rows with {spec.algorithm}.dask")
     started = time.perf_counter()
     X, y = prepared(train)
-    model.fit(X, y)
+    model.fit(X, y, **fit_params)
     seconds = time.perf_counter() - started
-    if time.time() > deadline or (folder / STOP_FILE).exists():
-        over = time.time() > deadline
+    if stop.due():
+        over = time.time() > stop.deadline
         _append_event(folder, "Stopped", "MaxRuntimeExceeded" if over else "Stopped",
                       "stopped: over the maximum runtime" if over else "stopped on request")
         return
@@ -1013,8 +1043,12 @@ def _cluster_fit(folder: Path, spec: JobSpec, client, log_path: Path) -> None:
     log(f"fitted in {seconds:.2f} s; metrics: {json.dumps(scores)}")
     _append_event(folder, "InProgress", "Uploading", "saving the model, preprocessor and metrics")
     joblib.dump(preprocess, folder / PREPROCESSOR_FILE)
-    model.set_params(callbacks=None).save_model(folder / _MODEL_FILES["xgboost"])
-    _write_manifest(folder, "xgboost", spec.task, _MODEL_FILES["xgboost"],
+    path = folder / _MODEL_FILES[spec.algorithm]
+    if spec.algorithm == "xgboost":
+        model.set_params(callbacks=None).save_model(path)
+    else:
+        model.booster_.save_model(path)
+    _write_manifest(folder, spec.algorithm, spec.task, path.name,
                     None if classes is None else classes.tolist())
     (folder / METRICS_FILE).write_text(json.dumps({**scores, "fit_seconds": seconds}, indent=2),
                                        encoding="utf-8")

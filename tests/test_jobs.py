@@ -5,6 +5,7 @@ import json
 import os
 import signal
 import time
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -221,18 +222,42 @@ def test_dask_backend_runs_a_supervised_job(cancer, client):
     assert late.secondary_status == "MaxRuntimeExceeded"
 
 
-def test_dask_dataframe_trains_with_xgboost_dask(cancer, client):
+@pytest.mark.filterwarnings("ignore:Parameter n_jobs will be ignored")  # lightgbm.dask's note
+@pytest.mark.parametrize("algorithm, model_file", [
+    ("xgboost", "model.json"), ("lightgbm", "model.txt"),
+])
+def test_dask_dataframe_trains_with_the_librarys_dask_module(cancer, client, algorithm,
+                                                              model_file):
     dd = pytest.importorskip("dask.dataframe", reason="dask.dataframe needs pyarrow")
     train, validation, test = cancer
-    spec = JobSpec("xgboost", "binary", "target", dd.from_pandas(train, npartitions=3),
+    spec = JobSpec(algorithm, "binary", "target", dd.from_pandas(train, npartitions=3),
                    dd.from_pandas(validation, npartitions=2),
                    hyperparameters={"n_estimators": 30})
     job = jobs.run(spec, backend="dask", client=client)
     summary = job.describe()
     assert summary["status"] == "Completed", summary["failure_reason"]
+    assert f"{algorithm}.dask" in summary["status_transitions"][1]["message"]
+    assert summary["artifacts"]["model"].endswith(model_file)
     assert summary["final_metrics"]["validation:roc_auc"] > 0.95
-    assert json.loads((job.folder / "manifest.json").read_text())["classes"] == [0, 1]
-    predictions = jobs.load_model(job).predict(test.drop(columns="target"))
+    manifest = json.loads((job.folder / "manifest.json").read_text())
+    assert (manifest["algorithm"], manifest["classes"]) == (algorithm, [0, 1])
+    restored = jobs.load_model(job)
+    predictions = restored.predict(test.drop(columns="target"))
     assert (predictions == test["target"]).mean() > 0.9
+    assert restored.predict_proba(test.drop(columns="target")).shape == (len(test), 2)
     with pytest.raises(ValueError, match="backend='dask'"):
         jobs.run(spec)
+
+    late = jobs.run(replace(spec, hyperparameters=ENDLESS, max_runtime=1.0), backend="dask",
+                    client=client)
+    assert (late.status, late.secondary_status) == ("Stopped", "MaxRuntimeExceeded")
+    assert (late.describe()["ended"] - late.describe()["started"]).total_seconds() < 1.0 + 2
+
+
+@pytest.mark.parametrize("algorithm", ["linear", "random_forest"])
+def test_dask_dataframe_refuses_algorithms_without_a_dask_module(cancer, algorithm):
+    dd = pytest.importorskip("dask.dataframe", reason="dask.dataframe needs pyarrow")
+    spec = JobSpec(algorithm, "binary", "target", dd.from_pandas(cancer.train, npartitions=2))
+    with pytest.raises(ValueError, match=f"got '{algorithm}'"):
+        jobs.run(spec, backend="dask")
+    assert jobs.JobStore().list().empty
