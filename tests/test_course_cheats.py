@@ -14,6 +14,7 @@ import time
 
 import nbformat
 import pytest
+from test_course import submit
 
 from mlcycle_ref import course, labs
 
@@ -149,12 +150,7 @@ EXPECTED = {
 
 def write_submissions(grading_course, submissions):
     for student, nb in submissions.items():
-        path = grading_course.submitted(student, LAB)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(nb, bytes):
-            path.write_bytes(nb)
-        else:
-            nbformat.write(nb, path)
+        submit(grading_course, student, nb, lab=LAB)
 
 
 def new_course(root, students):
