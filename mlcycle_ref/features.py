@@ -179,8 +179,9 @@ class InfluenceSelector(_ColumnSelector):
     Mutual information is computed as in :func:`mlcycle_ref.explore.mutual_information`, so
     numeric and categorical columns are both welcome. ``task`` ("binary", "multiclass" or
     "regression") is inferred from ``y`` when left as None; ``seed`` fixes the estimate.
-    If no feature reaches the threshold, ``fit`` raises an error naming the best one, since
-    a model cannot be trained on zero columns. The default threshold, 0.005, sits between the
+    If no feature reaches the threshold, ``fit`` warns, naming the best one, and keeps no
+    column, as scikit-learn's own selectors do; a model cannot then be trained, so lower the
+    threshold. The default threshold, 0.005, sits between the
     weakest real driver of the campaign simulator (about 0.006 on 50,000 rows) and its
     strongest pure-noise column (about 0.003); small samples give noisier estimates.
 
@@ -225,9 +226,10 @@ class InfluenceSelector(_ColumnSelector):
         self.scores_ = scores.reindex(frame.columns)
         self.support_ = (self.scores_ >= self.threshold).to_numpy()
         if not self.support_.any():
-            raise ValueError(
+            warnings.warn(
                 f"no feature reaches threshold={self.threshold!r}; the best is "
-                f"{scores.index[0]!r} with {scores.iloc[0]:.4f}"
+                f"{scores.index[0]!r} with {scores.iloc[0]:.4f}: no column is kept",
+                UserWarning, stacklevel=2,
             )
         return self
 

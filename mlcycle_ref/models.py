@@ -45,7 +45,9 @@ from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import get_tags
 from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from mlcycle_ref import features
@@ -128,6 +130,8 @@ class LabelEncodedClassifier(ClassifierMixin, BaseEstimator):
         self.estimator = estimator
 
     def fit(self, X, y, **fit_params):
+        # A continuous target would otherwise become hundreds of "classes" without a word.
+        check_classification_targets(y)
         self.encoder_ = LabelEncoder().fit(y)
         # Monitoring sets (used to watch training curves) need the same numbering as y.
         if fit_params.get("eval_set") is not None:
@@ -154,6 +158,14 @@ class LabelEncodedClassifier(ClassifierMixin, BaseEstimator):
     def feature_importances_(self):
         check_is_fitted(self)
         return self.estimator_.feature_importances_
+
+    def __sklearn_tags__(self):
+        # What the wrapped classifier accepts (sparse input, missing values) is what we accept.
+        tags = super().__sklearn_tags__()
+        inner = get_tags(self.estimator)
+        tags.input_tags = inner.input_tags
+        tags.classifier_tags.multi_class = inner.classifier_tags.multi_class
+        return tags
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,13 @@
 """Tests for mlcycle_ref.models: registry, defaults, search spaces, estimators, pipelines."""
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.base import clone
+from sklearn.exceptions import SkipTestWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils.estimator_checks import check_estimator
 
 from mlcycle_ref import data, models
 from mlcycle_ref.models import ALGORITHMS, LabelEncodedClassifier, Range
@@ -187,3 +192,17 @@ def test_label_encoded_classifier_must_be_fitted_first():
     model = models.make_model("xgboost", "binary")
     with pytest.raises(ValueError, match="not fitted"):
         model.predict(np.zeros((2, 3)))
+
+
+def test_label_encoded_classifier_follows_the_scikit_learn_api():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SkipTestWarning)
+        results = check_estimator(LabelEncodedClassifier(LogisticRegression()), on_fail=None)
+    failed = {r["check_name"]: r["exception"] for r in results if r["status"] == "failed"}
+    assert len(results) > 40 and not failed
+
+
+def test_label_encoded_classifier_refuses_a_continuous_target():
+    X = np.arange(20.0).reshape(-1, 1)
+    with pytest.raises(ValueError, match="Unknown label type"):
+        LabelEncodedClassifier(LogisticRegression()).fit(X, X.ravel() / 7)
