@@ -49,6 +49,7 @@ scientist hands a model over to whoever deploys it.
 
 from __future__ import annotations
 
+import graphlib
 import hashlib
 import inspect
 import json
@@ -606,26 +607,23 @@ next): score -> train -> score
 
     def _sorted(self) -> list[str]:
         """Dependency order; among steps that are ready, the order they were listed in."""
+        listed = {step.name: index for index, step in enumerate(self.steps)}
+        graph = graphlib.TopologicalSorter(self._needs)
+        try:
+            graph.prepare()
+        except graphlib.CycleError as error:
+            # graphlib gives the cycle with each step before the step it feeds.
+            raise PipelineError(f"pipeline {self.name!r}: steps form a cycle (each feeds the "
+                                f"next): {' -> '.join(error.args[1])}") from None
         done: list[str] = []
-        waiting = [step.name for step in self.steps]
-        while waiting:
-            ready = [name for name in waiting if self._needs[name] <= set(done)]
-            if not ready:
-                raise PipelineError(f"pipeline {self.name!r}: steps form a cycle (each feeds "
-                                    f"the next): "
-                                    f"{' -> '.join(self._cycle(waiting))}")
-            done.append(ready[0])
-            waiting.remove(ready[0])
+        ready: set[str] = set()
+        while graph.is_active():
+            ready.update(graph.get_ready())
+            first = min(ready, key=listed.__getitem__)
+            ready.remove(first)
+            graph.done(first)
+            done.append(first)
         return done
-
-    def _cycle(self, waiting: list[str]) -> list[str]:
-        """One cycle among the steps that can never become ready, as a closed path."""
-        path = [waiting[0]]
-        while True:
-            following = sorted(self._needs[path[-1]] & set(waiting))[0]
-            if following in path:
-                return [*path[path.index(following):], following][::-1]
-            path.append(following)
 
     # ---- definitions as data
 
