@@ -48,3 +48,52 @@ def sqlite_file(url: str | None, default_name: str, what: str) -> tuple[str, Pat
     path = Path(url[len(SQLITE_PREFIX):])
     path.parent.mkdir(parents=True, exist_ok=True)
     return url, path
+
+
+# --------------------------------------------------------------------------- course files
+
+#: The source tree this module sits in; it holds ``quizzes/``, ``labs/`` and ``solutions/``
+#: only when the package runs from a checkout of the course repository.
+REPOSITORY = Path(__file__).resolve().parents[1]
+#: Where a built wheel keeps the course files it ships (see ``setup.py``): the question banks
+#: and the released labs, never the solutions.
+PACKAGED = "course_files"
+SHIPPED = ("quizzes", "labs")
+
+
+def course_files(name: str) -> Path:
+    """The folder of shipped course files ``name`` ("quizzes" or "labs").
+
+    An installed wheel carries them as package data (read with :mod:`importlib.resources`);
+    an editable install or a checkout reads the repository's own folder.
+
+    >>> course_files("quizzes").joinpath("quiz.yml").is_file()
+    True
+    >>> sorted(path.name for path in course_files("labs").iterdir())[0]
+    'lab01_exploration'
+    >>> course_files("solutions")
+    Traceback (most recent call last):
+    ...
+    ValueError: 'solutions' is not shipped with the package; shipped: quizzes, labs
+    """
+    if name not in SHIPPED:
+        raise ValueError(f"{name!r} is not shipped with the package; shipped: "
+                         f"{', '.join(SHIPPED)}")
+    from importlib import resources
+
+    packaged = resources.files("mlcycle_ref").joinpath(PACKAGED, name)
+    if packaged.is_dir():
+        return Path(str(packaged))
+    return REPOSITORY / name
+
+
+def lab_sources() -> Path | None:
+    """The instructor's lab sources (``solutions/``) of the repository checkout, or None.
+
+    Installed packages do not carry them: an instructor names the folder explicitly.
+
+    >>> lab_sources().name
+    'solutions'
+    """
+    folder = REPOSITORY / "solutions"
+    return folder if folder.is_dir() else None
