@@ -24,9 +24,11 @@ from typing import Any
 
 import yaml
 
+from mlcycle_ref.paths import course_files
 from mlcycle_ref.quiz.rubric import KEYWORD_CAP, Point, compile_phrasing
 
-REPOSITORY_BANKS = Path(__file__).resolve().parents[2] / "quizzes"
+# The repository's quizzes/, or the copy an installed wheel carries as package data.
+REPOSITORY_BANKS = course_files("quizzes")
 
 KINDS = ("single", "multiple", "truefalse", "numeric", "text", "short", "essay", "matching",
          "ordering")
