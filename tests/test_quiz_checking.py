@@ -54,7 +54,8 @@ def test_feedback_names_missed_points_and_the_section_to_read():
     assert feedback.to_dict() == {
         "correct": True, "score": 0.667, "message": feedback.message,
         "missed": ["pandas holds the data in a data frame (a table)"],
-        "link": "book/toolset/pandas.html",
+        "link": "book/toolset/pandas.html", "unsure": False,
+        "explanation": QUIZ.question("q05").explanation,
     }
 
 

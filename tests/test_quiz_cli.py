@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from mlcycle_ref.quiz import load_bank
 from mlcycle_ref.quiz.cli import register
 
 
@@ -28,8 +29,9 @@ def test_check_prints_json_and_exits_zero_when_correct(capsys):
                      "the true labels; that shows how well it generalises.")
     feedback = json.loads(capsys.readouterr().out)
     assert status == 0
-    assert feedback == {"correct": True, "score": 1.0, "missed": [],
+    assert feedback == {"correct": True, "score": 1.0, "missed": [], "unsure": False,
                         "message": "Correct: your answer makes 3 of 3 key points.",
+                        "explanation": load_bank("quiz").question("q04").explanation,
                         "link": "book/lifecycle/training.html#evaluation"}
 
 
@@ -101,7 +103,7 @@ def test_unknown_ids_fail_before_the_quiz_starts(capsys):
 def test_glossary_drill_and_stats_share_progress(monkeypatch, capsys, data_dir):
     monkeypatch.setattr("sys.stdin", io.StringIO("\n\n"))
     assert mlcycle("glossary", "drill", "--rounds", "2", "--seed", "1") == 0
-    assert "Drill done: 0 of 2 card(s) right." in capsys.readouterr().out
+    assert "Drill done: 0 of 2 card(s) right at the first try." in capsys.readouterr().out
     assert (data_dir / "drills.sqlite3").is_file()
     assert mlcycle("glossary", "stats") == 0
     out = capsys.readouterr().out

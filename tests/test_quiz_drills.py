@@ -2,6 +2,7 @@
 
 import io
 import random
+import re
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from mlcycle_ref.quiz import check, load_bank
 from mlcycle_ref.quiz.drills import (
     BOXES,
+    RETRY_AFTER,
     Progress,
     data_dir,
     matching_question,
@@ -17,6 +19,7 @@ from mlcycle_ref.quiz.drills import (
     plan_drill,
     terms_right,
 )
+from mlcycle_ref.quiz.shuffle import displayed, seed_for
 from mlcycle_ref.quiz.terminal import print_stats, run_drill
 
 DAY = date(2025, 3, 1)
@@ -47,26 +50,47 @@ def test_default_store_lives_in_the_data_dir(monkeypatch, tmp_path):
     assert (tmp_path / "deep" / "dir" / "drills.sqlite3").is_file()
 
 
-def test_right_answers_climb_the_boxes_and_a_wrong_one_drops_to_box_one(progress):
-    boxes = [progress.record("pandas", True, DAY).box for _ in range(BOXES + 1)]
-    assert boxes == [2, 3, 4, 5, 5, 5]
-    card = progress.record("pandas", False, DAY)
-    assert (card.box, card.due, card.seen, card.right) == (1, DAY, 7, 6)
+def on_due_days(progress, term_id, answers):
+    """Answer a card each time on the day it falls due; return the cards."""
+    cards, day = [], DAY
+    for correct in answers:
+        cards.append(progress.record(term_id, correct, day))
+        day = max(day, cards[-1].due)
+    return cards
+
+
+def test_right_answers_on_due_days_climb_the_boxes_and_a_wrong_one_drops_to_box_one(progress):
+    cards = on_due_days(progress, "pandas", [True] * (BOXES + 1) + [False])
+    assert [c.box for c in cards] == [2, 3, 4, 5, 5, 5, 1]
+    last = cards[-1]
+    assert (last.seen, last.right) == (7, 6) and last.due == cards[-2].due
 
 
 def test_a_higher_box_waits_longer(progress):
-    dues = [(progress.record("numpy", True, DAY).due - DAY).days for _ in range(4)]
-    assert dues == [1, 3, 7, 14]
+    cards = on_due_days(progress, "numpy", [True] * 4)
+    dues = [card.due for card in cards]
+    assert [(dues[n + 1] - dues[n]).days for n in range(3)] == [3, 7, 14]
+    assert (cards[0].due - DAY).days == 1
+
+
+def test_an_early_review_counts_but_does_not_promote(progress):
+    boxes = [progress.record("pandas", True, DAY).box for _ in range(6)]
+    assert boxes == [2] * 6  # six drills in one day: still box 2, due tomorrow
+    card = progress.card("pandas")
+    assert (card.due, card.seen, card.right) == (DAY + timedelta(days=1), 6, 6)
+    assert progress.record("pandas", True, DAY + timedelta(days=1)).box == 3
+    # A wrong answer is never early: it sends the card back at once.
+    assert progress.record("pandas", False, DAY + timedelta(days=1)).box == 1
 
 
 def test_progress_survives_closing_and_reopening(tmp_path):
     path = tmp_path / "p.sqlite3"
     with Progress(path) as store:
         store.record("convergence", True, DAY)
-        store.record("convergence", True, DAY)
+        store.record("convergence", True, DAY + timedelta(days=1))
     with Progress(path) as store:
         card = store.card("convergence")
-    assert (card.box, card.seen, card.right, card.due) == (3, 2, 2, DAY + timedelta(days=3))
+    assert (card.box, card.seen, card.right, card.due) == (3, 2, 2, DAY + timedelta(days=4))
 
 
 def test_unknown_card_starts_new_in_box_one(progress):
@@ -124,22 +148,80 @@ def test_a_drill_through_stdin_moves_cards_and_the_moves_reload(tmp_path):
     path = tmp_path / "p.sqlite3"
     with Progress(path) as store:
         plan = plan_drill(GLOSSARY, store, 2, random.Random(3), DAY)
-    # Type the first term right; then an unreadable answer, then a wrong meaning's letter.
+    # Type the first term right; then an unreadable answer, then a wrong meaning's letter;
+    # the missed card comes back at the end as "type the term", answered right.
     term_q, meaning_q = plan[0][0], plan[1][0]
-    wrong_letter = "abcd"[next(n for n, c in enumerate(meaning_q.choices)
-                               if c != meaning_q.answer)]
+    shown = displayed(meaning_q, seed_for("drill", 3, meaning_q.id)).choices
+    wrong_letter = "abcd"[next(n for n, c in enumerate(shown) if c != meaning_q.answer)]
+    missed_term = GLOSSARY.term(plan[1][1][0]).term
     out = io.StringIO()
     with Progress(path) as store:
-        results = run_drill(GLOSSARY, store, rounds=2, seed=3, today=DAY,
-                            stdin=io.StringIO(f"{term_q.answer.upper()}\nzz\n{wrong_letter}\n"),
-                            stdout=out)
+        results = run_drill(GLOSSARY, store, rounds=2, seed=3, today=DAY, stdout=out,
+                            stdin=io.StringIO(f"{term_q.answer.upper()}\nzz\n{wrong_letter}\n"
+                                              f"{missed_term}\n"))
     assert list(results.values()) == [True, False]
     text = out.getvalue()
     assert "could not read that" in text and "Stopped" not in text
-    assert "Drill done: 1 of 2 card(s) right." in text
+    assert "[3/3] Which term is this?" in text
+    assert "Drill done: 1 of 2 card(s) right at the first try." in text
     with Progress(path) as store:
         assert store.card(plan[0][1][0]).box == 2
-        assert store.card(plan[1][1][0]).box == 1 and store.card(plan[1][1][0]).seen == 1
+        again = store.card(plan[1][1][0])
+        assert (again.box, again.seen, again.right) == (2, 2, 1)
+
+
+def test_a_missed_card_comes_back_later_in_the_same_drill(tmp_path):
+    with Progress(tmp_path / "p.sqlite3") as store:
+        plan = plan_drill(GLOSSARY, store, 6, random.Random(5), DAY)
+        first = plan[0][1][0]
+        out = io.StringIO()
+        # Miss the first card, then skip everything: it returns RETRY_AFTER questions later.
+        run_drill(GLOSSARY, store, rounds=6, seed=5, today=DAY, stdout=out,
+                  stdin=io.StringIO("zebra\n" + "\n" * 40))
+    asked = re.findall(r"\[(\d+)/\d+\] (.*)", out.getvalue())
+    prompts = [prompt for _, prompt in asked]
+    term = GLOSSARY.term(first)
+    again = [n for n, prompt in enumerate(prompts)
+             if n > 0 and (term.definition in prompt or f"“{term.term}”" in prompt)]
+    assert again and again[0] == RETRY_AFTER
+    assert len(prompts) > 6
+
+
+def test_a_truncated_progress_file_is_kept_aside_with_a_message_naming_it(tmp_path):
+    path = tmp_path / "drills.sqlite3"
+    with Progress(path) as store:
+        for term in ("pandas", "numpy", "matplotlib"):
+            store.record(term, True, DAY)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2 + 100])
+    with Progress(path) as store:
+        assert str(path) in store.notice and "damaged" in store.notice
+        assert store.card("pandas").seen == 0  # a fresh start
+        store.record("pandas", True, DAY)
+    [aside] = tmp_path.glob("drills.sqlite3.damaged-*")
+    assert aside.read_bytes() == data[: len(data) // 2 + 100] and str(aside) in store.notice
+    with Progress(path) as store:
+        assert store.notice == "" and store.card("pandas").seen == 1
+
+
+def test_an_empty_progress_file_is_reported_not_silently_reset(tmp_path):
+    path = tmp_path / "drills.sqlite3"
+    path.write_bytes(b"")
+    out = io.StringIO()
+    with Progress(path) as store:
+        assert "empty (0 bytes)" in store.notice
+        run_drill(GLOSSARY, store, rounds=1, seed=0, today=DAY, stdin=io.StringIO(""),
+                  stdout=out)
+    assert str(path) in out.getvalue() and "kept aside" in out.getvalue()
+    assert len(list(tmp_path.glob("drills.sqlite3.damaged-*"))) == 1
+
+
+def test_garbage_in_the_progress_file_is_kept_aside_too(tmp_path):
+    path = tmp_path / "drills.sqlite3"
+    path.write_text("this is not a database, it is a shopping list\n" * 50)
+    with Progress(path) as store:
+        assert "cannot be read" in store.notice
+        assert store.record("numpy", True, DAY).box == 2
 
 
 def test_quitting_a_drill_keeps_what_was_answered(tmp_path):

@@ -105,7 +105,8 @@ def test_scripts_and_styles_come_from_the_site_and_only_where_needed(site):
     assert "mlcycle-quiz" not in (out / "book" / "chapter.html").read_text(encoding="utf-8")
     lexicon = (out / "_static" / "mlcycle-quiz" / "quiz-lexicon.js").read_text(encoding="utf-8")
     data = json.loads(lexicon.split("window.MLQ_LEXICON = ", 1)[1].rstrip().rstrip(";"))
-    assert data["max_span"] > 0 and "not" in data["negators"]
+    assert data["thresholds"]["max_span"] > 0 and "not" in data["negators"]
+    assert data["leitner"]["intervals"]["5"] == 14
 
 
 def test_flashcards_link_terms_to_the_glossary_entries(site):

@@ -1,15 +1,22 @@
 """The terminal quiz, driven through stdin."""
 
 import io
+from collections import Counter
 
 from mlcycle_ref.quiz import load_bank
+from mlcycle_ref.quiz.shuffle import displayed, seed_for
 from mlcycle_ref.quiz.terminal import run_quiz
 
 QUIZ = load_bank("quiz")
 
 
-def letter(text, shown):
-    return "abcdefgh"[list(shown).index(text)]
+def shown(question, learner="anonymous", attempt=1):
+    """The question as attempt ``attempt`` of ``learner`` displays it."""
+    return displayed(question, seed_for(learner, attempt, question.id))
+
+
+def letter(text, question):
+    return "abcdefgh"[list(shown(question).choices).index(text)]
 
 
 def run(ids, lines, **options):
@@ -22,10 +29,10 @@ def run(ids, lines, **options):
 def test_a_full_run_prints_feedback_and_the_score_summary():
     single = QUIZ.question("q02-choice")
     multi = QUIZ.question("q03-multi")
-    picks = " ".join(letter(a, multi.choices) for a in multi.answer)
+    picks = " ".join(letter(a, multi) for a in multi.answer)
     result, text = run(
         ["q02-choice", "q03-multi", "q04-tf", "q04-numeric", "q03"],
-        [letter(single.answer, single.choices), picks, "f", "10 %",
+        [letter(single.answer, single), picks, "f", "10 %",
          "Hyperparameters are the knobs that control training, like the learning rate."])
     assert result.correct == {"q02-choice": True, "q03-multi": True, "q04-tf": True,
                               "q04-numeric": True, "q03": True}
@@ -61,7 +68,7 @@ def test_matching_takes_numbered_pairs_or_letters_in_order():
     question = QUIZ.question("q05-match")
     _, text = run(["q05-match"], [])
     letters = shown_letters(text)
-    in_order = [letters[right] for _, right in question.pairs]
+    in_order = [letters[right] for _, right in shown(question).pairs]
     result, _ = run(["q05-match"], [" ".join(f"{n}{x}" for n, x in enumerate(in_order, 1))])
     assert result.correct == {"q05-match": True}
     result, _ = run(["q05-match"], ["".join(in_order)])
@@ -84,12 +91,57 @@ def test_ordering_accepts_the_shown_letters_in_the_right_order():
     assert "every letter exactly once" in text
 
 
-def test_shuffle_is_repeatable_with_a_seed():
+def test_shuffle_is_repeatable_per_learner_and_attempt():
     ids = ["q01-multi", "q02-choice", "q03-choice", "q04-tf"]
-    _, first = run(ids, [], shuffle=True, seed=5)
-    _, again = run(ids, [], shuffle=True, seed=5)
-    _, other = run(ids, [], shuffle=True, seed=6)
+    _, first = run(ids, [], shuffle=True, learner="ada", attempt=5)
+    _, again = run(ids, [], shuffle=True, learner="ada", attempt=5)
+    _, other = run(ids, [], shuffle=True, learner="ada", attempt=6)
     assert first == again and first != other
+
+
+def right_letter(text, question):
+    """Where the right answer of a single-choice question was shown: a, b, c..."""
+    return shown_letters(text)[question.answer]
+
+
+def test_the_right_choice_moves_across_attempts_and_the_bank_keeps_its_order():
+    for question in [q for q in QUIZ.questions if q.kind == "single"]:
+        before = question.choices
+        positions = Counter(right_letter(run([question.id], [], attempt=n)[1], question)
+                            for n in range(1, 61))
+        assert set(positions) == set("abcdefgh"[:len(question.choices)]), question.id
+        assert max(positions.values()) < 60 * 0.5, (question.id, positions)
+        assert question.choices == before
+
+
+def test_multiple_choice_right_options_are_not_always_the_first_ones():
+    question = QUIZ.question("q03-multi")
+    tops = set()
+    for attempt in range(1, 31):
+        letters = shown_letters(run([question.id], [], attempt=attempt)[1])
+        tops.add(frozenset(letters[a] for a in question.answer))
+    assert len(tops) > 5
+
+
+def test_persona_items_and_ordering_items_are_shuffled_per_attempt():
+    personas = load_bank("personas").question("sort")
+    owners_in_shown_order = set()
+    for attempt in range(1, 11):
+        _, text = run_personas(attempt)
+        rows = [line.split(". ", 1)[1] for line in text.splitlines()
+                if line.startswith("   ") and line.strip()[:1].isdigit()]
+        owners_in_shown_order.add(tuple(dict(personas.pairs)[row] for row in rows[:5]))
+    assert len(owners_in_shown_order) > 5
+    question = QUIZ.question("q01-order")
+    starts = {tuple(shown_letters(run([question.id], [], attempt=n)[1])) for n in range(1, 21)}
+    assert len(starts) > 2 and tuple(question.items) not in starts
+
+
+def run_personas(attempt):
+    out = io.StringIO()
+    run_quiz(load_bank("personas"), ids=["sort"], stdin=io.StringIO(""), stdout=out,
+             attempt=attempt)
+    return None, out.getvalue()
 
 
 def test_an_essay_is_read_until_an_empty_line():

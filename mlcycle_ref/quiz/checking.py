@@ -51,9 +51,13 @@ class Feedback:
     message: str
     missed: tuple[str, ...] = ()
     link: str = ""
+    #: The checker cannot tell: the learner should compare with the model answer.
+    unsure: bool = False
+    explanation: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data for JSON: correct, score (rounded to 3 places), message, missed, link."""
+        """Plain data for JSON: correct, unsure, score (rounded to 3 places), message, missed,
+        explanation, link."""
         data = asdict(self)
         data["score"] = round(self.score, 3)
         data["missed"] = list(self.missed)
@@ -66,7 +70,8 @@ class ResponseError(ValueError):
 
 def check(question: Question, response: Any) -> Feedback:
     """Check a response to any kind of question."""
-    return replace(CHECKERS[question.kind](question, response), link=question.html_link)
+    return replace(CHECKERS[question.kind](question, response), link=question.html_link,
+                   explanation=question.explanation)
 
 
 def _choice(question: Question, response: Any) -> str:

@@ -4,12 +4,17 @@
 handler that takes the parsed arguments and returns the exit status::
 
     mlcycle quiz [BANK] [--ids ID ...] [--shuffle] [--seed N]   interactive quiz
+    mlcycle quiz [BANK] --review                                 the questions last missed
+    mlcycle quiz [BANK] --history                                score of every attempt
     mlcycle quiz check BANK ID --answer TEXT [--json]           check one answer
     mlcycle glossary drill [--rounds N] [--seed N]              Leitner drill
     mlcycle glossary stats                                      progress per box
 
 ``check`` exits with 0 when the answer is correct and 1 when it is not (2: bad usage),
-so scripts can test answers; ``--json`` prints correct, score, missed, message and link.
+so scripts can test answers; ``--json`` prints correct, unsure, score, missed, message,
+explanation and link. Quiz attempts are saved with their outcomes
+(:mod:`~mlcycle_ref.quiz.history`); choices appear in a new order on every attempt, and
+``--seed N`` replays one fixed order without saving the attempt.
 """
 
 from __future__ import annotations
@@ -21,9 +26,11 @@ import sys
 from mlcycle_ref.quiz.bank import BankError, load_bank
 from mlcycle_ref.quiz.checking import ResponseError, check
 from mlcycle_ref.quiz.drills import Progress
-from mlcycle_ref.quiz.terminal import print_stats, run_drill, run_quiz
+from mlcycle_ref.quiz.history import History
+from mlcycle_ref.quiz.terminal import print_history, print_stats, run_drill, run_quiz
 
 QUIZ_USAGE = """mlcycle quiz [BANK] [--ids ID ...] [--shuffle] [--seed N]
+       mlcycle quiz [BANK] --review | --history
        mlcycle quiz check BANK ID --answer TEXT [--json]"""
 
 
@@ -36,8 +43,13 @@ def register(subparsers) -> None:
     quiz.add_argument("words", nargs="*", metavar="BANK | check BANK ID",
                       help="a bank to quiz on, or 'check' followed by a bank and a question id")
     quiz.add_argument("--ids", nargs="+", metavar="ID", help="only these questions, in this order")
-    quiz.add_argument("--shuffle", action="store_true", help="shuffle questions and choices")
-    quiz.add_argument("--seed", type=int, default=0, help="seed for --shuffle (default 0)")
+    quiz.add_argument("--shuffle", action="store_true", help="shuffle the questions too")
+    quiz.add_argument("--seed", type=int, default=None,
+                      help="replay a fixed order of choices (and of questions with --shuffle); "
+                           "not saved")
+    quiz.add_argument("--review", action="store_true",
+                      help="ask again the questions whose latest answer was not right")
+    quiz.add_argument("--history", action="store_true", help="print the score of every attempt")
     quiz.add_argument("--answer", help="with 'check': the answer to check")
     quiz.add_argument("--json", action="store_true", help="with 'check': print JSON")
     quiz.set_defaults(handler=lambda args: _quiz(quiz, args))
@@ -74,7 +86,22 @@ def _quiz(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         ids = [i for chunk in args.ids or [] for i in chunk.split(",") if i]
         bank = load_bank(words[0] if words else "quiz")
         bank.select(ids)  # an unknown id fails here, before the first question is asked
-        run_quiz(bank, ids=ids, shuffle=args.shuffle, seed=args.seed)
+        if args.seed is not None:
+            run_quiz(bank, ids=ids, shuffle=args.shuffle, learner="seed", attempt=args.seed)
+            return 0
+        with History() as history:
+            if history.notice:
+                print(history.notice, file=sys.stderr)
+            if args.history:
+                print_history(history, bank)
+                return 0
+            if args.review:
+                ids = [i for i in history.missed(bank.name) if not ids or i in ids]
+                if not ids:
+                    print(f"Nothing to review in {bank.title}: every question you answered "
+                          "was right at your latest try.")
+                    return 0
+            run_quiz(bank, ids=ids, shuffle=args.shuffle, history=history)
         return 0
     except (BankError, ResponseError) as error:
         print(f"mlcycle quiz: {error}", file=sys.stderr)
@@ -90,6 +117,9 @@ def _check(bank_name: str, question_id: str, answer: str, as_json: bool) -> int:
         print(feedback.message)
         for point in feedback.missed:
             print(f"- missing: {point}")
+        if feedback.unsure:
+            print(f"Compare with a model answer: {question.model_answer}")
+        print(feedback.explanation)
         print(f"Read more: {feedback.link}")
     return 0 if feedback.correct else 1
 
@@ -117,5 +147,7 @@ def _drill(args: argparse.Namespace) -> int:
 
 def _stats(args: argparse.Namespace) -> int:
     with Progress() as progress:
+        if progress.notice:
+            print(progress.notice, file=sys.stderr)
         print_stats(load_bank("glossary"), progress)
     return 0

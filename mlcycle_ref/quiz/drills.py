@@ -22,16 +22,23 @@ from __future__ import annotations
 
 import os
 import random
-import sqlite3
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 
 from mlcycle_ref.quiz.bank import Bank, Question, definition_choices
+from mlcycle_ref.quiz.checker_data import CHECKER_DATA
+from mlcycle_ref.quiz.store import open_store
 
-BOXES = 5
-#: Days until a card in each box is due again.
-INTERVALS = {1: 0, 2: 1, 3: 3, 4: 7, 5: 14}
+#: Days until a card in each box is due again (box 1: the same day), from the checker data
+#: that the book's flashcards read too.
+INTERVALS: dict[int, int] = {int(box): days
+                             for box, days in CHECKER_DATA["leitner"]["intervals"].items()}
+BOXES = len(INTERVALS)
+#: A card missed in a drill is asked again this many rounds later in the same drill.
+RETRY_AFTER = CHECKER_DATA["leitner"]["retry_after"]
+SCHEMA = ("CREATE TABLE IF NOT EXISTS cards (term_id TEXT PRIMARY KEY, box INTEGER NOT NULL,"
+          " due TEXT NOT NULL, seen INTEGER NOT NULL, right INTEGER NOT NULL)")
 DRILL_KINDS = ("term", "meaning", "matching")
 MATCHING_SIZE = 4
 
@@ -82,13 +89,10 @@ class Progress:
     """
 
     def __init__(self, path: str | Path | None = None):
-        self.path = Path(path) if path else data_dir() / "drills.sqlite3"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path)
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS cards (term_id TEXT PRIMARY KEY, box INTEGER NOT NULL,"
-            " due TEXT NOT NULL, seen INTEGER NOT NULL, right INTEGER NOT NULL)")
-        self._db.commit()
+        store = open_store(Path(path) if path else data_dir() / "drills.sqlite3", SCHEMA)
+        self.path, self._db = store.path, store.db
+        #: Set when a damaged file was kept aside and a fresh one started: print it.
+        self.notice = store.notice
 
     def __enter__(self) -> Progress:
         return self
@@ -109,12 +113,22 @@ class Progress:
         return Card(term_id, box, date.fromisoformat(due), seen, right)
 
     def record(self, term_id: str, correct: bool, today: date | None = None) -> Card:
-        """Move a card after an answer and save it at once."""
+        """Move a card after an answer and save it at once.
+
+        A right answer to a card that is not due yet (an early review) counts in the record
+        but leaves the card in its box until its day: reviewing six times in one day must
+        not carry a term to the last box. A wrong answer always sends it back to box 1.
+        """
         today = today or date.today()
         card = self.card(term_id)
-        box = min(card.box + 1, BOXES) if correct else 1
-        card = replace(card, box=box, due=today + timedelta(days=INTERVALS[box]),
-                       seen=card.seen + 1, right=card.right + bool(correct))
+        early = card.due is not None and card.due > today
+        if correct and early:
+            box, due = card.box, card.due
+        else:
+            box = min(card.box + 1, BOXES) if correct else 1
+            due = today + timedelta(days=INTERVALS[box])
+        card = replace(card, box=box, due=due, seen=card.seen + 1,
+                       right=card.right + bool(correct))
         self._db.execute("INSERT OR REPLACE INTO cards VALUES (?, ?, ?, ?, ?)",
                          (term_id, card.box, card.due.isoformat(), card.seen, card.right))
         self._db.commit()
@@ -195,6 +209,16 @@ def plan_drill(bank: Bank, progress: Progress, rounds: int, rng: random.Random,
                         else term_question(bank, term_id))
             plan.append((question, (term_id,)))
     return plan
+
+
+def retry_question(bank: Bank, term_id: str, missed: Question,
+                   rng: random.Random) -> Question:
+    """The question that brings a missed card back later in a drill: another kind of question
+    than the one missed (type the term after a choice or a matching round, else pick the
+    meaning)."""
+    if missed.kind == "text":
+        return meaning_question(bank, term_id, rng)
+    return term_question(bank, term_id)
 
 
 def terms_right(bank: Bank, question: Question, term_ids: tuple[str, ...],

@@ -34,32 +34,23 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
-import yaml
+from mlcycle_ref.quiz.checker_data import CHECKER_DATA
 
-LEXICON_PATH = Path(__file__).with_name("lexicon.yml")
-LEXICON: dict = yaml.safe_load(LEXICON_PATH.read_text(encoding="utf-8"))
+LEXICON: dict = CHECKER_DATA
 
 #: Largest distance, in content words, between the first and last word of a match.
-MAX_SPAN = 12
+MAX_SPAN: int = LEXICON["thresholds"]["max_span"]
 #: Runs of this many words or more shared with the question earn no credit.
-COPY_RUN = 4
+COPY_RUN: int = LEXICON["thresholds"]["copy_run"]
 #: A bare keyword list scores at most this much, below any pass mark.
-KEYWORD_CAP = 0.4
+KEYWORD_CAP: float = LEXICON["thresholds"]["keyword_cap"]
 #: Stem that every negator becomes, in answers and in phrasings alike.
 NEG = "~not"
 
 
-
 def _words(key: str) -> frozenset[str]:
-    # YAML reads a bare no/yes/on as a boolean: insist on strings so a word never goes missing.
-    values = LEXICON[key]
-    words = [*values, *values.values()] if isinstance(values, dict) else list(values)
-    bad = [w for w in words if not isinstance(w, (str, list))]
-    if bad:
-        raise ValueError(f"{LEXICON_PATH}: {key}: expected words, found {bad!r} (quote them)")
-    return frozenset(w for w in values if isinstance(w, str))
+    return frozenset(w for w in LEXICON[key] if isinstance(w, str))
 
 
 STOPWORDS = _words("stopwords")
@@ -70,7 +61,6 @@ CLAUSE_BREAKS = _words("clause_breaks")
 PRONOUNS = _words("pronouns")
 CRITIQUE = _words("critique_words")
 NO_STEM = _words("no_stem")
-_words("irregular"), _words("canonical"), _words("negating_phrases")
 JOINS = tuple(tuple(pair) for pair in LEXICON["joins"])
 IRREGULAR: dict[str, str] = LEXICON["irregular"]
 CANONICAL: dict[str, str] = LEXICON["canonical"]
@@ -78,8 +68,8 @@ VOWELS = set("aeiouy")
 
 
 def lexicon_payload() -> dict:
-    """The word lists and constants, as plain data for the browser port of this module."""
-    return {**LEXICON, "max_span": MAX_SPAN, "copy_run": COPY_RUN, "keyword_cap": KEYWORD_CAP}
+    """The compiled checker data, as the browser port of this module reads it."""
+    return LEXICON
 
 
 @dataclass(frozen=True)

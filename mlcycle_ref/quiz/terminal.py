@@ -19,16 +19,31 @@ import random
 import string
 import sys
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TextIO
 
 from mlcycle_ref.quiz.bank import Bank, Question
 from mlcycle_ref.quiz.checking import Feedback, ResponseError, check, parse_number
-from mlcycle_ref.quiz.drills import BOXES, INTERVALS, Progress, plan_drill, terms_right
+from mlcycle_ref.quiz.drills import (
+    BOXES,
+    INTERVALS,
+    RETRY_AFTER,
+    Progress,
+    plan_drill,
+    retry_question,
+    terms_right,
+)
+from mlcycle_ref.quiz.history import PASSED, History
+from mlcycle_ref.quiz.shuffle import displayed, matching_targets, ordering_start, seed_for
 
 WIDTH = 88
 QUIT_WORDS = ("quit", "exit", ":q")
+#: How each kind names the ``missed`` of its feedback (text and numeric say it in the message).
+MISSED_HEADINGS = {"short": "Missing:", "essay": "Missing:", "single": "The right answer:",
+                   "multiple": "Right options you did not pick:",
+                   "matching": "Paired wrongly:", "ordering": "Out of place:"}
 
 
 class Quit(Exception):
@@ -95,15 +110,16 @@ def _pick_letters(text: str, n: int) -> list[int]:
 class Asker:
     """Shows one question in the terminal, reads and parses the answer, checks it."""
 
-    def __init__(self, console: Console, rng: random.Random, shuffle: bool = False):
-        self.console, self.rng, self.shuffle = console, rng, shuffle
+    def __init__(self, console: Console, seed_of: Callable[[str], int]):
+        # seed_of(question id) -> the seed of that question's display order in this attempt.
+        self.console, self.seed_of = console, seed_of
 
     def ask(self, question: Question, number: str = "") -> Feedback | None:
         """Ask until the answer can be read; None when skipped with an empty line."""
         say = self.console.say
         say()
         say(f"{number}{question.prompt}")
-        parse = getattr(self, f"_show_{question.kind}")(question)
+        parse = getattr(self, f"_show_{question.kind}")(question, self.seed_of(question.id))
         while True:
             try:
                 text = (self.console.read_block() if question.kind == "essay"
@@ -114,53 +130,46 @@ class Asker:
             except ResponseError as error:
                 say(f"Sorry, I could not read that: {error}.", "  ")
 
-    def _shown(self, items) -> list:
-        items = list(items)
-        if self.shuffle:
-            self.rng.shuffle(items)
-        return items
-
     def _list(self, items) -> None:
         for letter, item in zip(_letters(len(items)), items, strict=True):
             self.console.say(f"{letter}) {item}", "   ")
 
-    def _show_single(self, question: Question):
-        choices = self._shown(question.choices)
+    def _show_single(self, question: Question, seed: int):
+        choices = list(displayed(question, seed).choices)
         self._list(choices)
         self.console.say("(type a letter)", "  ")
         return lambda text: choices[_pick_letters(text, len(choices))[0]]
 
-    def _show_multiple(self, question: Question):
-        choices = self._shown(question.choices)
+    def _show_multiple(self, question: Question, seed: int):
+        choices = list(displayed(question, seed).choices)
         self._list(choices)
         self.console.say("(type every letter that applies, e.g. 'a c')", "  ")
         return lambda text: [choices[i] for i in _pick_letters(text, len(choices))]
 
-    def _show_truefalse(self, question: Question):
+    def _show_truefalse(self, question: Question, seed: int):
         self.console.say("(true or false: t/f)", "  ")
         return lambda text: text
 
-    def _show_numeric(self, question: Question):
+    def _show_numeric(self, question: Question, seed: int):
         self.console.say(f"(a number{', in ' + question.unit if question.unit else ''})", "  ")
         return parse_number
 
-    def _show_text(self, question: Question):
+    def _show_text(self, question: Question, seed: int):
         self.console.say("(type the term)", "  ")
         return lambda text: text
 
-    def _show_short(self, question: Question):
+    def _show_short(self, question: Question, seed: int):
         self.console.say("(answer in one or two sentences on one line)", "  ")
         return lambda text: text
 
-    def _show_essay(self, question: Question):
+    def _show_essay(self, question: Question, seed: int):
         self.console.say(f"(write at least {question.min_words} words; finish with an empty "
                          "line)", "  ")
         return lambda text: text
 
-    def _show_matching(self, question: Question):
-        lefts = [left for left, _ in question.pairs]
-        rights = sorted({right for _, right in question.pairs})
-        self.rng.shuffle(rights)
+    def _show_matching(self, question: Question, seed: int):
+        lefts = [left for left, _ in displayed(question, seed).pairs]
+        rights = matching_targets(question, seed)
         for n, left in enumerate(lefts, 1):
             self.console.say(f"{n}. {left}", "   ")
         self._list(rights)
@@ -184,10 +193,8 @@ class Asker:
 
         return parse
 
-    def _show_ordering(self, question: Question):
-        items = list(question.items)
-        while len(items) > 1 and items == list(question.items):
-            self.rng.shuffle(items)
+    def _show_ordering(self, question: Question, seed: int):
+        items = ordering_start(question.items, seed)
         self._list(items)
         self.console.say("(type the letters in the right order, e.g. 'c a b')", "  ")
 
@@ -207,36 +214,95 @@ def show_feedback(console: Console, question: Question, feedback: Feedback | Non
     else:
         extra = f" (score {feedback.score:.2f})" if question.kind in ("short", "essay") else ""
         console.say(feedback.message + extra, "  ")
-        if feedback.missed and question.kind in ("short", "essay"):
-            console.say("Missing:", "  ")
+        heading = MISSED_HEADINGS.get(question.kind)
+        if feedback.missed and heading:
+            console.say(heading, "  ")
             for point in feedback.missed:
                 console.say(f"- {point}", "    ")
     console.say(question.explanation, "  ")
     console.say(f"Read more: {question.html_link}", "  ")
 
 
-def run_quiz(bank: Bank, ids=None, shuffle: bool = False, seed: int = 0,
-             stdin: TextIO | None = None, stdout: TextIO | None = None) -> QuizResult:
-    """Ask the bank's questions (or those with ``ids``) and print a score summary."""
+def self_mark(console: Console, question: Question) -> bool:
+    """Show the model answer and let the learner judge their own answer (y/n)."""
+    console.say("I cannot tell for sure. Compare your answer with this model answer:", "  ")
+    console.say(question.model_answer, "    ")
+    while True:
+        reply = console.read("Does your answer make the same points? (y/n) ").lower()
+        if reply in ("y", "yes", "n", "no"):
+            return reply.startswith("y")
+        console.say("Type y or n.", "  ")
+
+
+def outcome_of(feedback: Feedback | None, self_marked: bool | None) -> str:
+    """The stored outcome of one question (see :mod:`~mlcycle_ref.quiz.history`)."""
+    if feedback is None:
+        return "skipped"
+    if self_marked is not None:
+        return "self-right" if self_marked else "self-wrong"
+    return "right" if feedback.correct else "wrong"
+
+
+def run_quiz(bank: Bank, ids=None, shuffle: bool = False, learner: str = "anonymous",
+             attempt: int = 1, history: History | None = None, stdin: TextIO | None = None,
+             stdout: TextIO | None = None) -> QuizResult:
+    """Ask the bank's questions (or those with ``ids``) and print a score summary.
+
+    Choices, matching targets and ordering items appear in an order drawn for this
+    ``learner`` and ``attempt``; ``shuffle`` also shuffles the questions. With a
+    ``history``, the learner and the attempt number come from it and every outcome is saved
+    as soon as it is known. When the checker is unsure of a short answer, the learner
+    compares it with the model answer and marks it; it is recorded as self-marked.
+    """
     console = Console(stdin, stdout)
-    rng = random.Random(seed)
+    attempt_id = None
+    if history is not None:
+        learner, attempt = history.learner, history.next_number(bank.name)
+        attempt_id = history.start(bank.name)
     questions = list(bank.select(ids))
     if shuffle:
-        rng.shuffle(questions)
-    asker = Asker(console, rng, shuffle)
+        random.Random(seed_for(learner, attempt, bank.name)).shuffle(questions)
+    asker = Asker(console, lambda question_id: seed_for(learner, attempt, question_id))
     result = QuizResult(total=len(questions))
-    console.say(f"{bank.title} - {len(questions)} question(s). Empty line: skip; 'quit': stop.")
+    console.say(f"{bank.title} - {len(questions)} question(s), attempt {attempt}. "
+                "Empty line: skip; 'quit': stop.")
     try:
         for n, question in enumerate(questions, 1):
             feedback = asker.ask(question, f"[{n}/{len(questions)}] ")
-            result.scores[question.id] = feedback.score if feedback else 0.0
-            result.correct[question.id] = bool(feedback and feedback.correct)
-            show_feedback(console, question, feedback)
+            marked = None
+            if feedback is not None and feedback.unsure:
+                show_feedback(console, question, feedback)
+                marked = self_mark(console, question)
+            outcome = outcome_of(feedback, marked)
+            score = 1.0 if outcome == "self-right" else feedback.score if feedback else 0.0
+            result.scores[question.id] = score
+            result.correct[question.id] = outcome in PASSED
+            if marked is None:
+                show_feedback(console, question, feedback)
+            if attempt_id is not None:
+                history.record(attempt_id, question.id, outcome, score)
     except Quit:
         console.say()
         console.say("Stopped.")
     print_summary(console, questions, result)
     return result
+
+
+def print_history(history: History, bank: Bank, stdout: TextIO | None = None) -> None:
+    """Print the score of every attempt at a bank and what is left to review."""
+    console = Console(stdout=stdout)
+    attempts = history.attempts(bank.name)
+    if not attempts:
+        console.say(f"No attempts at {bank.title} yet (kept in {history.path}).")
+        return
+    console.say(f"{bank.title}: {len(attempts)} attempt(s), kept in {history.path}")
+    for a in attempts:
+        self_marked = f", {a.self_marked} self-marked" if a.self_marked else ""
+        console.say(f"#{a.number} {a.started}: {a.score:.2f} / {a.total}, {a.right} right"
+                    f"{self_marked}", "  ")
+    missed = history.missed(bank.name)
+    console.say(f"To review: {len(missed)} question(s)"
+                + (f" - mlcycle quiz {bank.name} --review" if missed else ""), "  ")
 
 
 def print_summary(console: Console, questions: list[Question], result: QuizResult) -> None:
@@ -254,29 +320,45 @@ def print_summary(console: Console, questions: list[Question], result: QuizResul
 def run_drill(bank: Bank, progress: Progress, rounds: int = 10, seed: int | None = None,
               today: date | None = None, stdin: TextIO | None = None,
               stdout: TextIO | None = None) -> dict[str, bool]:
-    """A glossary drill of ``rounds`` questions; every answer moves its cards at once."""
+    """A glossary drill of ``rounds`` questions; every answer moves its cards at once.
+
+    A missed card comes back ``RETRY_AFTER`` questions later (or at the end) as a question
+    of another kind, up to twice per drill. The result maps each card to its first answer.
+    """
     console = Console(stdin, stdout)
+    if progress.notice:
+        console.say(progress.notice)
     rng = random.Random(seed)
     plan = plan_drill(bank, progress, rounds, rng, today)
-    asker = Asker(console, rng)
+    drill = rng.getrandbits(32) if seed is None else seed
+    asker = Asker(console, lambda question_id: seed_for("drill", drill, question_id))
     results: dict[str, bool] = {}
+    retries: dict[str, int] = {}
     console.say(f"Glossary drill - {len(plan)} round(s). Empty line: skip; 'quit': stop.")
+    n = 0
     try:
-        for n, (question, term_ids) in enumerate(plan, 1):
+        while n < len(plan):
+            question, term_ids = plan[n]
+            n += 1
             feedback = asker.ask(question, f"[{n}/{len(plan)}] ")
             missed = feedback.missed if feedback else tuple(bank.term(t).term for t in term_ids)
             right = terms_right(bank, question, term_ids, missed,
                                 bool(feedback and feedback.correct))
             for term_id, ok in right.items():
                 card = progress.record(term_id, ok, today)
-                results[term_id] = ok
+                results.setdefault(term_id, ok)
                 console.say(f"{bank.term(term_id).term}: box {card.box}", "  ")
+                if not ok and retries.get(term_id, 0) < 2:
+                    retries[term_id] = retries.get(term_id, 0) + 1
+                    plan.insert(min(n + RETRY_AFTER - 1, len(plan)),
+                                (retry_question(bank, term_id, question, rng), (term_id,)))
             show_feedback(console, question, feedback)
     except Quit:
         console.say()
         console.say("Stopped; progress so far is saved.")
     console.say()
-    console.say(f"Drill done: {sum(results.values())} of {len(results)} card(s) right.")
+    console.say(f"Drill done: {sum(results.values())} of {len(results)} card(s) right "
+                "at the first try.")
     return results
 
 

@@ -1,8 +1,9 @@
 /* mlcycle quiz checker: a faithful port of mlcycle_ref/quiz/rubric.py and checking.py.
  *
  * makeChecker(lexicon) returns check(question, response) -> feedback
- * {correct, score, message, missed, link}. The lexicon is lexicon.yml plus the constants
- * (max_span, copy_run, keyword_cap); questions are the banks' questions as plain data.
+ * {correct, score, message, missed, link}. The lexicon is checker-data.json, compiled from
+ * lexicon.yml (word lists, thresholds, Leitner intervals); questions are the banks' questions
+ * as plain data.
  * tests/test_quiz_browser_checker.py runs this file in node against the Python checker.
  * Works as a browser script (window.MLQCheck) and as a CommonJS module.
  */
@@ -173,7 +174,7 @@
       const mine = [];
       answer.forEach((t, i) => { if (!t.stop) mine.push(i); });
       const theirs = prompt.filter((t) => !t.stop).map((t) => t.stem);
-      const needed = Math.min(lexicon.copy_run, theirs.length) || 1;
+      const needed = Math.min(lexicon.thresholds.copy_run, theirs.length) || 1;
       const copied = new Set();
       let previous = new Array(theirs.length + 1).fill(0);
       mine.forEach((i, n) => {
@@ -286,7 +287,7 @@
         }
         const first = Math.min(...positions);
         const last = Math.max(...positions);
-        if (this.rank.get(last) - this.rank.get(first) + 1 > lexicon.max_span) return;
+        if (this.rank.get(last) - this.rank.get(first) + 1 > lexicon.thresholds.max_span) return;
         if (subject !== null && subject !== undefined &&
             positions.some((p) => this.subject[p] !== subject)) return;
         found.push(positions.slice().sort((a, b) => a - b));
@@ -355,12 +356,12 @@
         made, negated, contradicted, keywordList,
         copiedShare: prepared.content.length ? prepared.copied.size / prepared.content.length : 0,
         nWords: prepared.tokens.length,
-        score: keywordList ? Math.min(share, lexicon.keyword_cap) : share,
+        score: keywordList ? Math.min(share, lexicon.thresholds.keyword_cap) : share,
       };
     }
 
-    function feedback(correct, score, message, missed) {
-      return { correct, score, message, missed: missed || [] };
+    function feedback(correct, score, message, missed, unsure) {
+      return { correct, score, message, missed: missed || [], unsure: Boolean(unsure) };
     }
 
     function choice(question, response) {
@@ -549,6 +550,7 @@
     function check(question, response) {
       const result = CHECKERS[question.kind](question, response);
       result.link = question.html_link;
+      result.explanation = question.explanation;
       return result;
     }
 
@@ -556,5 +558,54 @@
       editDistance, parseNumber, longestInOrder, plain, ResponseError };
   }
 
-  return { makeChecker, ResponseError };
+  /* Seeded shuffles, line for line as mlcycle_ref/quiz/shuffle.py. */
+
+  function fnv1a(text) {
+    let value = 0x811c9dc5;
+    for (const byte of new TextEncoder().encode(text)) {
+      value = Math.imul(value ^ byte, 0x01000193) >>> 0;
+    }
+    return value;
+  }
+
+  function seedFor(learner, attempt, scope) {
+    return fnv1a(`${learner}|${attempt}|${scope}`);
+  }
+
+  function mulberry32(seed) {
+    let state = seed >>> 0;
+    return function () {
+      state = (state + 0x6d2b79f5) >>> 0;
+      let t = Math.imul(state ^ (state >>> 15), state | 1) >>> 0;
+      t = ((t + (Math.imul(t ^ (t >>> 7), t | 61) >>> 0)) >>> 0) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+  }
+
+  function shuffled(items, seed) {
+    const result = items.slice();
+    const draw = mulberry32(seed);
+    for (let i = result.length - 1; i > 0; i--) {
+      const j = Math.floor(draw() * (i + 1));
+      [result[i], result[j]] = [result[j], result[i]];
+    }
+    return result;
+  }
+
+  function orderingStart(items, seed) {
+    let order = shuffled(items, seed);
+    if (order.length > 1 && order.every((item, i) => item === items[i])) {
+      order = order.slice(1).concat(order.slice(0, 1));
+    }
+    return order;
+  }
+
+  function matchingTargets(pairs, seed) {
+    const rights = [...new Set(pairs.map(([, right]) => right))].sort(
+      (a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    return shuffled(rights, (seed ^ 0x9e3779b9) >>> 0);
+  }
+
+  return { makeChecker, ResponseError, fnv1a, seedFor, shuffled, orderingStart,
+    matchingTargets };
 }));

@@ -1,0 +1,65 @@
+"""The checker's decision data, compiled once from ``lexicon.yml`` into ``checker-data.json``.
+
+The Python checker (:mod:`mlcycle_ref.quiz.rubric`), the drills and the book's scripts all
+read the JSON file, so the word lists, thresholds and Leitner intervals cannot drift apart
+between Python and the browser. After editing ``lexicon.yml``, run::
+
+    python -m mlcycle_ref.quiz.checker_data
+
+A test fails while the JSON file is older than the YAML it is compiled from.
+
+>>> CHECKER_DATA["leitner"]["intervals"]["2"]
+1
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+SOURCE = Path(__file__).with_name("lexicon.yml")
+COMPILED = Path(__file__).with_name("checker-data.json")
+
+
+def _check_words(key: str, values) -> None:
+    # YAML reads a bare no/yes/on as a boolean: insist on strings so a word never goes missing.
+    words = [*values, *values.values()] if isinstance(values, dict) else list(values)
+    bad = [w for w in words if not isinstance(w, (str, list))]
+    if bad:
+        raise ValueError(f"{SOURCE}: {key}: expected words, found {bad!r} (quote them)")
+
+
+def compile_data(source: Path = SOURCE) -> dict:
+    """Read and validate the YAML source; return the data as JSON-ready values."""
+    data = yaml.safe_load(source.read_text(encoding="utf-8"))
+    for key, values in data.items():
+        if key not in ("thresholds", "leitner"):
+            _check_words(key, values)
+    intervals = data["leitner"]["intervals"]
+    if sorted(intervals) != list(range(1, len(intervals) + 1)):
+        raise ValueError(f"{source}: leitner.intervals: expected boxes 1..n, found "
+                         f"{sorted(intervals)}")
+    # JSON keys are text: boxes become "1", "2", ... in both languages.
+    data["leitner"]["intervals"] = {str(box): days for box, days in intervals.items()}
+    return data
+
+
+def render(data: dict) -> str:
+    """The JSON text written to ``checker-data.json`` (sorted keys, one stable form)."""
+    return json.dumps(data, ensure_ascii=False, sort_keys=True, indent=1) + "\n"
+
+
+def load() -> dict:
+    """The compiled data (compiled on the fly when the JSON file is missing)."""
+    if not COMPILED.is_file():
+        return compile_data()
+    return json.loads(COMPILED.read_text(encoding="utf-8"))
+
+
+CHECKER_DATA: dict = load()
+
+if __name__ == "__main__":
+    COMPILED.write_text(render(compile_data()), encoding="utf-8")
+    print(f"wrote {COMPILED}")

@@ -1,0 +1,97 @@
+"""Seeded shuffles of choices, matching targets and ordering items, the same in Python and JS.
+
+A bank keeps the author's order; every front-end shows a fresh order per attempt, drawn from a
+seed made of the learner, the attempt and the question (:func:`seed_for`), so a test or a
+learner who replays an attempt sees the same screen again. The generator is mulberry32 and
+the seed hash FNV-1a over UTF-8: a few lines each, ported line for line in
+``static/quiz-check.js`` (``seedFor``, ``shuffled``), so the book shows the order Python would.
+
+>>> shuffled(["a", "b", "c", "d"], seed_for("learner", 1, "q01"))
+['a', 'c', 'b', 'd']
+>>> shuffled(["a", "b", "c", "d"], seed_for("learner", 2, "q01"))
+['c', 'd', 'b', 'a']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from typing import TypeVar
+
+from mlcycle_ref.quiz.bank import Question
+
+T = TypeVar("T")
+MASK = 0xFFFFFFFF
+
+
+def fnv1a(text: str) -> int:
+    """A 32-bit FNV-1a hash of the UTF-8 bytes of ``text``.
+
+    >>> fnv1a(""), fnv1a("a")
+    (2166136261, 3826002220)
+    """
+    value = 0x811C9DC5
+    for byte in text.encode("utf-8"):
+        value = ((value ^ byte) * 0x01000193) & MASK
+    return value
+
+
+def seed_for(learner: str, attempt: int, scope: str) -> int:
+    """The seed of one question's shuffle in one attempt of one learner."""
+    return fnv1a(f"{learner}|{attempt}|{scope}")
+
+
+def mulberry32(seed: int) -> Iterator[float]:
+    """Floats in [0, 1) from a 32-bit seed (mulberry32: tiny, fast, easy to port exactly)."""
+    state = seed & MASK
+    while True:
+        state = (state + 0x6D2B79F5) & MASK
+        t = ((state ^ (state >> 15)) * (state | 1)) & MASK
+        t = ((t + (((t ^ (t >> 7)) * (t | 61)) & MASK)) & MASK) ^ t
+        yield ((t ^ (t >> 14)) & MASK) / 4294967296
+
+
+def shuffled(items: Sequence[T], seed: int) -> list[T]:
+    """A Fisher-Yates shuffle of a copy of ``items`` driven by :func:`mulberry32`."""
+    result = list(items)
+    draws = mulberry32(seed)
+    for i in range(len(result) - 1, 0, -1):
+        j = int(next(draws) * (i + 1))
+        result[i], result[j] = result[j], result[i]
+    return result
+
+
+def displayed(question: Question, seed: int) -> Question:
+    """The question as one attempt shows it: choices, pairs and persona items reordered.
+
+    Checking does not depend on the order of ``choices`` or ``pairs``, so the shown question
+    checks exactly as the bank's. Ordering items keep the author's order (it is the answer);
+    front-ends show them with :func:`ordering_start`.
+
+    >>> from mlcycle_ref.quiz import load_bank
+    >>> q = load_bank("quiz").question("q02-choice")
+    >>> sorted(displayed(q, 7).choices) == sorted(q.choices)
+    True
+    """
+    if question.kind in ("single", "multiple"):
+        return replace(question, choices=tuple(shuffled(question.choices, seed)))
+    if question.kind == "matching":
+        return replace(question, pairs=tuple(shuffled(question.pairs, seed)))
+    return question
+
+
+def ordering_start(items: Sequence[T], seed: int) -> list[T]:
+    """Items in a shuffled order that is never already the right one (for two or more items).
+
+    >>> ordering_start(["a", "b"], 1)
+    ['b', 'a']
+    """
+    order = shuffled(items, seed)
+    if len(order) > 1 and order == list(items):
+        order = order[1:] + order[:1]
+    return order
+
+
+def matching_targets(question: Question, seed: int) -> list[str]:
+    """The distinct right-hand items of a matching question, in a shuffled order."""
+    return shuffled(sorted({right for _, right in question.pairs}), seed ^ 0x9E3779B9)
