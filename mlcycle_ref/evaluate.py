@@ -24,6 +24,12 @@ from mlcycle_ref.data import TASKS
 from mlcycle_ref.plots import new_figure
 
 LOWER_IS_BETTER = ("rmse", "mae", "log_loss")
+#: The metric names :func:`metrics` reports for each task.
+METRICS = {
+    "binary": ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"),
+    "multiclass": ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"),
+    "regression": ("rmse", "mae", "r2"),
+}
 MAIN_METRICS = ("roc_auc", "accuracy", "rmse")
 
 

@@ -67,11 +67,14 @@ import joblib
 import lightgbm
 import numpy as np
 import pandas as pd
+import psutil
 import xgboost
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import LabelEncoder
 
-from mlcycle_ref import data, evaluate, features, models
+from mlcycle_ref import callbacks, data, evaluate, features, models
+from mlcycle_ref.callbacks import StopTraining
+from mlcycle_ref.evaluate import METRICS
 from mlcycle_ref.paths import data_dir, sqlite_file
 
 BACKENDS = ("local", "dask")
@@ -81,11 +84,6 @@ SECONDARY_STATUSES = (
     "Stopping", "Stopped",
 )
 FINISHED = ("Completed", "Failed", "Stopped")
-METRICS = {
-    "binary": ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"),
-    "multiclass": ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"),
-    "regression": ("rmse", "mae", "r2"),
-}
 GRACE_PERIOD = 1.0  # seconds between SIGTERM and SIGKILL when a job is stopped
 POLL_INTERVAL = 0.05  # seconds between two looks at a running job
 MAX_REASON = 1000  # characters kept of a failure reason, like SageMaker's FailureReason
@@ -100,13 +98,6 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 # script would start its jobs again from inside every worker.
 _GUARD_HINT = ("jobs.run() was called while a job's worker process was starting up: keep the "
                "top-level code of a script that runs jobs under `if __name__ == '__main__':`")
-
-
-class StopTraining(Exception):  # noqa: N818 - it is a request, not an error
-    """Raised from a training callback to end the job as ``Stopped`` with this message.
-
-    The tuner's pruning callback raises it when a trial is not worth finishing.
-    """
 
 
 # --------------------------------------------------------------------------- the spec
@@ -133,8 +124,10 @@ class JobSpec:
     name : unique job name; default ``{algorithm}-{timestamp}-{short id}``
     seed : random seed of the model
     output : folder that receives the job folder; default ``data_dir()/"jobs"``
-    trial : set by ``tuning.Tuner``: the Optuna trial that receives per-round
-        validation scores (for pruning)
+    callback : ``{"factory": "package.module:name", "options": {...}}``: a boosting job
+        calls ``factory(options, validation_inputs, validation_labels, task=, classes=)``
+        and trains with the :class:`~mlcycle_ref.callbacks.RoundCallback` it returns (the
+        tuner reports each trial's validation score this way, for pruning)
 
     >>> JobSpec("xgboost", "binary", "target", "train.csv", cpus=0)
     Traceback (most recent call last):
@@ -155,7 +148,7 @@ class JobSpec:
     name: str | None = None
     seed: int = 0
     output: str | Path | None = None
-    trial: dict | None = None
+    callback: dict | None = None
 
     def __post_init__(self):
         if self.algorithm not in models.ALGORITHMS:
@@ -242,16 +235,6 @@ def _transitions(events: list[dict]) -> list[dict]:
         merged[-1]["end"] = events[-1]["time"]
     return [{**item, "start": _stamp(item["start"]), "end": _stamp(item["end"])}
             for item in merged]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 # --------------------------------------------------------------------------- jobs
@@ -409,9 +392,9 @@ def _check_orphan(folder: Path, events: list[dict]) -> None:
     if owner is None or owner["host"] != socket.gethostname():
         return
     supervisor, worker = owner["supervisor"], owner.get("pid")
-    if supervisor == os.getpid() or _alive(supervisor):
+    if supervisor == os.getpid() or psutil.pid_exists(supervisor):
         return
-    if worker is not None and _alive(worker):
+    if worker is not None and psutil.pid_exists(worker):
         spec = json.loads((folder / SPEC_FILE).read_text(encoding="utf-8"))
         over_time = _now() > owner["time"] + spec["max_runtime"]
         if over_time or (folder / STOP_FILE).exists():
@@ -612,7 +595,8 @@ def _process_context():
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["mlcycle_ref.jobs", "mlcycle_ref.tuning"])
+    # optuna too: trials started by a tuner report to it from their worker.
+    context.set_forkserver_preload(["mlcycle_ref.jobs", "optuna"])
     return context
 
 
@@ -777,7 +761,7 @@ def _read_channel(source, channel: str, target: str) -> pd.DataFrame:
 
 
 def _fit(spec: JobSpec, train: pd.DataFrame, validation: pd.DataFrame | None) -> Pipeline:
-    """Fit the preprocessor, then the model, with the tuner's callback when there is one."""
+    """Fit the preprocessor, then the model, with the spec's round callback when there is one."""
     params = dict(spec.hyperparameters)
     if "n_jobs" in models.default_hyperparameters(spec.algorithm, spec.task):
         params["n_jobs"] = spec.cpus
@@ -787,14 +771,13 @@ def _fit(spec: JobSpec, train: pd.DataFrame, validation: pd.DataFrame | None) ->
     preprocess = pipeline["preprocess"].fit(inputs, labels)
     model, fit_params = pipeline["model"], {}
     boosting = spec.algorithm in _MODEL_FILES
-    if spec.trial and boosting and validation is not None:
-        from mlcycle_ref import tuning  # only jobs started by a tuner report to one
-
-        reporter = tuning.TrialReporter(
-            spec.trial, preprocess.transform(validation.drop(columns=spec.target)),
+    if spec.callback and boosting and validation is not None:
+        factory = callbacks.load(spec.callback["factory"])
+        reporter = factory(
+            spec.callback["options"], preprocess.transform(validation.drop(columns=spec.target)),
             validation[spec.target], task=spec.task, classes=np.unique(labels))
         if spec.algorithm == "lightgbm":
-            fit_params["callbacks"] = [reporter]
+            fit_params["callbacks"] = [reporter.lightgbm]
         else:
             inner = "estimator__" if isinstance(model, models.LabelEncodedClassifier) else ""
             model.set_params(**{f"{inner}callbacks": [reporter]})
@@ -926,11 +909,8 @@ def _dask_client(client):
     return _CLIENTS[key]
 
 
-class _StopCheck(xgboost.callback.TrainingCallback):
-    """Ends distributed boosting when the job is over its runtime or asked to stop.
-
-    XGBoost calls ``after_iteration``; LightGBM takes the ``lightgbm`` method as its callback.
-    """
+class _StopCheck(callbacks.RoundCallback):
+    """Ends distributed boosting when the job is over its runtime or asked to stop."""
 
     def __init__(self, deadline: float, stop_file: str):
         self.deadline = deadline
@@ -939,14 +919,8 @@ class _StopCheck(xgboost.callback.TrainingCallback):
     def due(self) -> bool:
         return time.time() > self.deadline or os.path.exists(self.stop_file)
 
-    def after_iteration(self, model, epoch, evals_log) -> bool:
+    def after_round(self, rounds: int, predict) -> bool:
         return self.due()
-
-    def lightgbm(self, env) -> None:
-        # LightGBM ends boosting, keeping the rounds done, on this exception from a callback.
-        if self.due():
-            raise lightgbm.callback.EarlyStopException(env.iteration,
-                                                       env.evaluation_result_list or [])
 
 
 SAMPLE_ROWS = 100_000  # rows used to fit the preprocessor of a distributed job

@@ -58,13 +58,13 @@ except ImportError:  # Windows: Optuna's own file lock is used instead
 import numpy as np
 import optuna
 import pandas as pd
-import xgboost
+import psutil
 from matplotlib.figure import Figure
 from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 from optuna.trial import TrialState
 from tqdm import tqdm
 
-from mlcycle_ref import evaluate, jobs, models
+from mlcycle_ref import callbacks, evaluate, jobs, models
 from mlcycle_ref.paths import data_dir
 from mlcycle_ref.plots import new_figure
 
@@ -95,7 +95,7 @@ def parse_objective(objective: str, direction: str | None = None) -> tuple[str, 
             f"objective {objective!r}: tuning optimizes a validation metric, "
             f"write 'validation:{metric}' or just '{metric}'"
         )
-    known = sorted({name for names in jobs.METRICS.values() for name in names})
+    known = sorted({name for names in evaluate.METRICS.values() for name in names})
     if metric not in known:
         raise ValueError(f"objective {objective!r}: unknown metric {metric!r}; choose from {known}")
     if direction is None:
@@ -234,15 +234,14 @@ def open_storage(storage: str | Path):
 # --------------------------------------------------------------------------- the reporter
 
 
-class TrialReporter(xgboost.callback.TrainingCallback):
+class TrialReporter(callbacks.RoundCallback):
     """Send the validation score of a boosting job to its Optuna trial every few rounds.
 
-    Works as an XGBoost callback (``after_iteration``) and as a LightGBM callback (called
-    with the training environment). Every ``REPORT_EVERY`` rounds it scores the model so far
-    on the validation rows with the tuner's metric, reports it, and raises
-    :class:`~mlcycle_ref.jobs.StopTraining` when the trial's pruner says the trial is not
-    worth finishing. ``link`` holds the storage, study name, trial id, metric and pruner;
-    the training job creates the reporter from it.
+    Every ``REPORT_EVERY`` rounds it scores the model so far on the validation rows with
+    the tuner's metric, reports it, and raises :class:`~mlcycle_ref.callbacks.StopTraining`
+    when the trial's pruner says the trial is not worth finishing. ``link`` holds the
+    storage, study name, trial id, metric and pruner; the training job creates the reporter
+    from it, through the import path the tuner puts in the job's spec.
     """
 
     def __init__(self, link: dict, inputs: pd.DataFrame, labels: pd.Series, *, task: str,
@@ -253,20 +252,11 @@ class TrialReporter(xgboost.callback.TrainingCallback):
         self.task = task
         self.classes = np.asarray(classes)
         self._trial = None
-        self._matrix = None
 
-    def after_iteration(self, model, epoch: int, evals_log) -> bool:
-        rounds = epoch + 1
+    def after_round(self, rounds: int, predict) -> bool:
         if rounds % REPORT_EVERY == 0:
-            if self._matrix is None:
-                self._matrix = xgboost.DMatrix(self.inputs)
-            self._report(rounds, model.predict(self._matrix, iteration_range=(0, rounds)))
+            self._report(rounds, predict(self.inputs))
         return False
-
-    def __call__(self, env) -> None:
-        rounds = env.iteration + 1
-        if rounds % REPORT_EVERY == 0:
-            self._report(rounds, env.model.predict(self.inputs, num_iteration=rounds))
 
     def score(self, predictions: np.ndarray) -> float:
         """The tuner's metric for predictions (probabilities for classifiers)."""
@@ -295,7 +285,7 @@ class TrialReporter(xgboost.callback.TrainingCallback):
         trial = self._open()
         trial.report(value, rounds)
         if trial.should_prune():
-            raise jobs.StopTraining(
+            raise callbacks.StopTraining(
                 f"pruned by the tuner after {rounds} boosting rounds "
                 f"(validation {self.link['metric']} {value:.4f})"
             )
@@ -313,7 +303,7 @@ def _abandoned(owner: str) -> bool:
     host, _, pid = owner.rpartition(":")
     if host != socket.gethostname() or not pid.isdigit():
         return False
-    return int(pid) == os.getpid() or not jobs._alive(int(pid))
+    return int(pid) == os.getpid() or not psutil.pid_exists(int(pid))
 
 
 def _fingerprint(channel) -> str:
@@ -367,9 +357,9 @@ class Tuner:
                  backend: str = "local", client=None, store=None, grid_points: int = 3):
         template = job_template
         self.metric, self.direction = parse_objective(objective, direction)
-        if self.metric not in jobs.METRICS[template.task]:
+        if self.metric not in evaluate.METRICS[template.task]:
             raise ValueError(f"objective {objective!r} is not a metric of a {template.task} task; "
-                             f"choose from {jobs.METRICS[template.task]}")
+                             f"choose from {evaluate.METRICS[template.task]}")
         if template.validation is None:
             raise ValueError("job_template.validation is None: tuning scores every trial on "
                              "a validation channel, so the template needs one")
@@ -392,7 +382,7 @@ class Tuner:
                              f"per-round scores: use xgboost or lightgbm, not "
                              f"{template.algorithm}")
         metrics = template.metrics and tuple(dict.fromkeys((*template.metrics, self.metric)))
-        self.template = replace(template, metrics=metrics, name=None, trial=None)
+        self.template = replace(template, metrics=metrics, name=None, callback=None)
         self.strategy, self.seed, self.grid_points = strategy, seed, grid_points
         self.max_jobs, self.max_parallel_jobs = max_jobs, max_parallel_jobs
         self.storage = str(storage or data_dir() / "tuning" / "studies.journal")
@@ -501,7 +491,9 @@ class Tuner:
         link = None if self.pruner is None else {
             "storage": self.storage, "study_name": self.study_name, "trial_id": trial._trial_id,
             "metric": self.metric, "pruner": self.pruner, "max_resource": self._max_rounds()}
-        spec = replace(self.template, **channels, name=name, trial=link,
+        callback = None if link is None else {"factory": f"{__name__}:TrialReporter",
+                                              "options": link}
+        spec = replace(self.template, **channels, name=name, callback=callback,
                        hyperparameters={**self.template.hyperparameters, **params})
         return jobs.run(spec, backend=self.backend, wait=False, store=self.store,
                         client=self.client)
