@@ -86,6 +86,43 @@ def test_interactive_quiz_reads_stdin_and_prints_the_score(monkeypatch, capsys):
     assert "[2/2]" in out and "Score: 2.00 / 2 (100%); 2 correct" in out
 
 
+def test_attempts_are_kept_and_review_asks_only_what_was_missed(monkeypatch, capsys):
+    monkeypatch.setattr("sys.stdin", io.StringIO("t\nt\n30\n"))
+    assert mlcycle("quiz", "--ids", "q02-tf,q06-tf,q04-numeric") == 0
+    assert "attempt 1" in capsys.readouterr().out
+    assert mlcycle("quiz", "--history") == 0
+    out = capsys.readouterr().out
+    assert "#1 " in out and ": 1.00 / 3, 1 right" in out
+    assert "To review: 2 question(s) - mlcycle quiz quiz --review" in out
+    monkeypatch.setattr("sys.stdin", io.StringIO("f\n10\n"))
+    assert mlcycle("quiz", "--review") == 0
+    out = capsys.readouterr().out
+    assert "2 question(s), attempt 2" in out and "[2/2]" in out
+    assert "Score: 2.00 / 2 (100%)" in out
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    assert mlcycle("quiz", "--review") == 0
+    assert "Nothing to review" in capsys.readouterr().out
+    assert mlcycle("quiz", "--history") == 0
+    assert "#2 " in capsys.readouterr().out
+
+
+def test_a_replay_with_a_seed_is_not_saved(monkeypatch, capsys, data_dir):
+    monkeypatch.setattr("sys.stdin", io.StringIO("f\n"))
+    assert mlcycle("quiz", "--ids", "q02-tf", "--seed", "4") == 0
+    capsys.readouterr()
+    assert mlcycle("quiz", "--history") == 0
+    assert "No attempts" in capsys.readouterr().out
+
+
+def test_a_damaged_history_file_is_named_and_kept_aside(monkeypatch, capsys, data_dir):
+    (data_dir / "quiz-history.sqlite3").write_text("garbage " * 100)
+    monkeypatch.setattr("sys.stdin", io.StringIO("f\n"))
+    assert mlcycle("quiz", "--ids", "q02-tf") == 0
+    err = capsys.readouterr().err
+    assert str(data_dir / "quiz-history.sqlite3") in err and "kept aside" in err
+    assert len(list(data_dir.glob("quiz-history.sqlite3.damaged-*"))) == 1
+
+
 def test_quiz_defaults_to_the_quiz_bank_and_accepts_a_path(monkeypatch, capsys, tmp_path):
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
     assert mlcycle("quiz", "--ids", "q10-tf") == 0

@@ -1,6 +1,10 @@
 """The notebook front-end: widgets built from a bank, checked when Check is clicked."""
 
+import html
+from collections import Counter
+
 from mlcycle_ref.quiz import load_bank, show
+from mlcycle_ref.quiz.history import History
 from mlcycle_ref.quiz.notebook import QuestionWidget
 
 QUIZ = load_bank("quiz")
@@ -34,9 +38,8 @@ def test_every_objective_kind_reads_its_widgets():
     for box in multiple.input.children:
         box.value = box.description in multiple.question.answer
     matching = widget("q05-match")
-    for dropdown, (_, right) in zip(matching.input.children, matching.question.pairs,
-                                    strict=True):
-        dropdown.value = right
+    for dropdown in matching.input.children:
+        dropdown.value = dict(matching.question.pairs)[dropdown.description]
     ordering = widget("q01-order")
     for dropdown, item in zip(ordering.input.children, ordering.question.items, strict=True):
         dropdown.value = item
@@ -54,3 +57,40 @@ def test_an_unanswered_part_asks_for_an_answer_instead_of_grading():
     w.input.children[0].value = w.question.pairs[0][1]
     w.button.click()
     assert w.feedback is None and "Answer every part first" in w.output.value
+
+
+def test_the_right_choice_is_spread_over_positions_across_attempts():
+    for question in [q for q in QUIZ.questions if q.kind == "single"]:
+        positions = Counter(QuestionWidget(question, seed).input.options.index(question.answer)
+                            for seed in range(80))
+        assert set(positions) == set(range(len(question.choices))), question.id
+    ordering = QUIZ.question("q01-order")
+    firsts = {QuestionWidget(ordering, seed).input.children[0].options for seed in range(20)}
+    assert len(firsts) > 2 and tuple(ordering.items) not in firsts
+
+
+def test_a_view_keeps_a_total_and_saves_the_attempt(tmp_path):
+    with History(tmp_path / "h.sqlite3") as history:
+        view = show("quiz", ids=["q02-tf", "q04-numeric"], history=history)
+        assert "Total: 0.00 / 2" in view.total.value and "attempt 1" in view.total.value
+        view.questions[0].input.value = "False"
+        view.questions[0].button.click()
+        view.questions[1].input.value = "30"
+        view.questions[1].button.click()
+        assert "Total: 1.00 / 2" in view.total.value and "2 of 2 checked" in view.total.value
+        [attempt] = history.attempts("quiz")
+        assert (attempt.score, attempt.total, attempt.right) == (1.0, 2, 1)
+        assert history.missed("quiz") == ["q04-numeric"]
+        assert show("quiz", ids=["q02-tf"], history=history).attempt == 2
+
+
+def test_without_a_widget_manager_the_view_falls_back_to_html(tmp_path):
+    with History(tmp_path / "h.sqlite3") as history:
+        view = show("quiz", ids=["q02-choice", "q05-match"], history=history)
+    bundle = view._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    page = bundle["text/html"]
+    assert "mlcycle quiz quiz" in page and html.escape(QUIZ.question("q02-choice").prompt) in page
+    assert all(html.escape(c) in page for c in QUIZ.question("q02-choice").choices)
+    assert "VBox(" not in page and page == view._repr_html_()
+

@@ -1,5 +1,11 @@
 """The notebook front-end: a bank rendered as ipywidgets, checked in the kernel.
 
+Choices, matching targets and ordering items are shown in an order drawn for the learner and
+the attempt (:mod:`~mlcycle_ref.quiz.shuffle`); a :class:`QuizView` saves every checked
+answer in the attempt history and keeps a running total. Where no widget manager runs (a
+notebook opened on GitHub, nbconvert), the view shows as plain HTML: the questions, their
+choices and how to take the quiz.
+
 >>> from mlcycle_ref.quiz.notebook import QuestionWidget
 >>> from mlcycle_ref.quiz import load_bank
 >>> widget = QuestionWidget(load_bank("quiz").question("q02-tf"))
@@ -17,27 +23,45 @@ import ipywidgets as widgets
 
 from mlcycle_ref.quiz.bank import Bank, Question, load_bank
 from mlcycle_ref.quiz.checking import Feedback, ResponseError, check
+from mlcycle_ref.quiz.history import History
+from mlcycle_ref.quiz.shuffle import displayed, matching_targets, ordering_start, seed_for
+from mlcycle_ref.quiz.terminal import MISSED_HEADINGS, outcome_of
 
 LAYOUT = widgets.Layout(width="95%")
 
 
 class QuestionWidget:
-    """One question: its prompt, an input that suits its kind, a Check button, feedback."""
+    """One question: its prompt, an input that suits its kind, a Check button, feedback.
 
-    def __init__(self, question: Question):
+    ``seed`` draws the order of choices, pairs and ordering items (see
+    :func:`~mlcycle_ref.quiz.shuffle.displayed`); ``on_checked(widget)`` runs after each check.
+    """
+
+    def __init__(self, question: Question, seed: int = 0, on_checked=None):
         self.question = question
+        self.shown = displayed(question, seed)
+        self.seed = seed
+        self.on_checked = on_checked
         self.feedback: Feedback | None = None
+        #: None, or the learner's own verdict on an answer the checker was unsure of.
+        self.self_marked: bool | None = None
         self.input = self._input()
         self.button = widgets.Button(description="Check", button_style="primary")
         self.output = widgets.HTML()
         self.button.on_click(lambda _: self.check())
+        self.agree = widgets.Button(description="My answer makes these points")
+        self.disagree = widgets.Button(description="It does not")
+        self.agree.on_click(lambda _: self.mark(True))
+        self.disagree.on_click(lambda _: self.mark(False))
+        self.self_mark = widgets.HBox([self.agree, self.disagree],
+                                      layout=widgets.Layout(display="none"))
         prompt = widgets.HTML(f"<p><b>{html.escape(question.id)}</b> "
                               f"{html.escape(question.prompt)}</p>")
         parts = [prompt, self.input] if self.input is not None else [prompt]
-        self.box = widgets.VBox([*parts, self.button, self.output])
+        self.box = widgets.VBox([*parts, self.button, self.output, self.self_mark])
 
     def _input(self):
-        q = self.question
+        q = self.shown
         if q.kind == "single":
             return widgets.RadioButtons(options=q.choices, value=None, layout=LAYOUT)
         if q.kind == "multiple":
@@ -50,13 +74,14 @@ class QuestionWidget:
             return widgets.Textarea(placeholder="Your answer in full sentences",
                                     rows=rows, layout=LAYOUT)
         if q.kind == "matching":
-            rights = sorted({right for _, right in q.pairs})
+            rights = matching_targets(q, self.seed)
             return widgets.VBox([widgets.Dropdown(description=left, options=rights, value=None,
                                                   style={"description_width": "40%"},
                                                   layout=LAYOUT)
                                  for left, _ in q.pairs])
         if q.kind == "ordering":
-            return widgets.VBox([widgets.Dropdown(description=f"{n}.", options=sorted(q.items),
+            items = ordering_start(q.items, self.seed)
+            return widgets.VBox([widgets.Dropdown(description=f"{n}.", options=items,
                                                   value=None, layout=LAYOUT)
                                  for n in range(1, len(q.items) + 1)])
         return widgets.Text(placeholder="Your answer", layout=LAYOUT)
@@ -83,36 +108,118 @@ class QuestionWidget:
             self.feedback = None
             self.output.value = "<p>Answer every part first.</p>"
             return
+        self.self_marked = None
         self.output.value = feedback_html(self.question, self.feedback)
+        self.self_mark.layout.display = "flex" if self.feedback.unsure else "none"
+        if self.on_checked:
+            self.on_checked(self)
+
+    def mark(self, agrees: bool) -> None:
+        """The learner's own verdict after comparing with the model answer."""
+        self.self_marked = agrees
+        self.self_mark.layout.display = "none"
+        self.output.value += (f"<p>Self-marked as {'right' if agrees else 'not yet right'}."
+                              "</p>")
+        if self.on_checked:
+            self.on_checked(self)
+
+    @property
+    def outcome(self) -> str | None:
+        """The outcome to store: right, wrong, self-right, self-wrong; None before a check."""
+        if self.feedback is None or (self.feedback.unsure and self.self_marked is None):
+            return None
+        return outcome_of(self.feedback, self.self_marked)
+
+    @property
+    def score(self) -> float:
+        """The score that counts in the total (a self-marked right answer counts fully)."""
+        if self.outcome == "self-right":
+            return 1.0
+        return self.feedback.score if self.feedback else 0.0
 
 
 def feedback_html(question: Question, feedback: Feedback) -> str:
     """Verdict, score, missed points, explanation and link as a small HTML block."""
-    colour = "#1a7f37" if feedback.correct else "#b35900"
+    colour = "#555" if feedback.unsure else "#1a7f37" if feedback.correct else "#b35900"
     missed = "".join(f"<li>{html.escape(m)}</li>" for m in feedback.missed)
+    heading = MISSED_HEADINGS.get(question.kind)
     rubric = question.kind in ("short", "essay")
+    model = (f"<p>Compare with this model answer, then mark your own answer:</p>"
+             f"<blockquote>{html.escape(question.model_answer)}</blockquote>"
+             if feedback.unsure else "")
     return (
         f"<div style='border-left:4px solid {colour};padding-left:8px'>"
         f"<p style='color:{colour}'>{html.escape(feedback.message)}"
         f"{f' (score {feedback.score:.2f})' if rubric else ''}</p>"
-        f"{f'<p>Missing:</p><ul>{missed}</ul>' if missed and rubric else ''}"
+        f"{f'<p>{heading}</p><ul>{missed}</ul>' if missed and heading else ''}{model}"
         f"<p>{html.escape(question.explanation)}</p>"
         f"<p>Read more: <code>{html.escape(feedback.link)}</code></p></div>"
     )
 
 
 class QuizView:
-    """A bank's questions as widgets; displays itself in a notebook."""
+    """A bank's questions as widgets with a running total; displays itself in a notebook.
 
-    def __init__(self, bank: Bank, ids=None):
-        self.questions = [QuestionWidget(q) for q in bank.select(ids)]
+    Each checked answer is saved in the attempt history (``history``: a
+    :class:`~mlcycle_ref.quiz.history.History`, by default the learner's own file).
+    """
+
+    def __init__(self, bank: Bank, ids=None, history: History | None = None):
+        self.bank = bank
+        self.history = history if history is not None else History()
+        learner = self.history.learner
+        self.attempt = self.history.next_number(bank.name)
+        self._attempt_id: int | None = None
+        self.questions = [QuestionWidget(q, seed_for(learner, self.attempt, q.id),
+                                         on_checked=self._checked)
+                          for q in bank.select(ids)]
+        self.total = widgets.HTML()
+        self._update_total()
         self.box = widgets.VBox([widgets.HTML(f"<h3>{html.escape(bank.title)}</h3>")]
-                                + [item.box for item in self.questions])
+                                + [item.box for item in self.questions] + [self.total])
+
+    def _checked(self, item: QuestionWidget) -> None:
+        if item.outcome is not None:
+            if self._attempt_id is None:
+                self._attempt_id = self.history.start(self.bank.name)
+            self.history.record(self._attempt_id, item.question.id, item.outcome, item.score)
+        self._update_total()
+
+    @property
+    def score(self) -> float:
+        """Sum of the scores of the questions checked so far."""
+        return sum(item.score for item in self.questions if item.outcome is not None)
+
+    def _update_total(self) -> None:
+        answered = sum(item.outcome is not None for item in self.questions)
+        self.total.value = (f"<p><b>Total: {self.score:.2f} / {len(self.questions)}</b> "
+                            f"({answered} of {len(self.questions)} checked, attempt "
+                            f"{self.attempt})</p>")
+
+    def _repr_html_(self) -> str:
+        """The questions as static HTML, for viewers without a widget manager."""
+        items = []
+        for item in self.questions:
+            q = item.shown
+            options = (q.choices if q.kind in ("single", "multiple")
+                       else [left for left, _ in q.pairs] if q.kind == "matching"
+                       else ordering_start(q.items, item.seed) if q.kind == "ordering" else ())
+            listed = "".join(f"<li>{html.escape(o)}</li>" for o in options)
+            items.append(f"<li><p>{html.escape(q.prompt)}</p>"
+                         f"{f'<ul>{listed}</ul>' if listed else ''}</li>")
+        return (f"<div class='mlcycle-quiz'><h3>{html.escape(self.bank.title)}</h3>"
+                f"<p>This quiz needs a running Jupyter kernel with ipywidgets to check answers; "
+                f"here are its {len(self.questions)} question(s). In a terminal: "
+                f"<code>mlcycle quiz {html.escape(self.bank.name)}</code>.</p>"
+                f"<ol>{''.join(items)}</ol></div>")
 
     def _repr_mimebundle_(self, **kwargs):
-        return self.box._repr_mimebundle_(**kwargs)
+        bundle = self.box._repr_mimebundle_(**kwargs)
+        bundle = dict(bundle) if bundle else {}
+        bundle["text/html"] = self._repr_html_()
+        return bundle
 
 
-def show(bank: Bank | str, ids=None) -> QuizView:
+def show(bank: Bank | str, ids=None, history: History | None = None) -> QuizView:
     """All questions of a bank (or those with ``ids``) as widgets, ready to display."""
-    return QuizView(bank if isinstance(bank, Bank) else load_bank(bank), ids)
+    return QuizView(bank if isinstance(bank, Bank) else load_bank(bank), ids, history)
