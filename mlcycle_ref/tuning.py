@@ -39,10 +39,12 @@ continues the study instead of repeating finished trials.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import math
 import os
+import pickle
 import socket
 import time
 import uuid
@@ -69,6 +71,7 @@ from mlcycle_ref.paths import data_dir
 from mlcycle_ref.plots import new_figure
 
 STRATEGIES = ("bayesian", "random", "grid", "hyperband")
+PRUNERS = ("median", "hyperband")
 REPORT_EVERY = 10  # boosting rounds between two validation scores sent to the tuner
 BAYESIAN_STARTUP_TRIALS = 5  # random trials before TPE starts modelling the results
 MEDIAN_STARTUP_TRIALS = 5  # trials that finish before the median rule stops any trial
@@ -154,14 +157,21 @@ class _GridSampler(optuna.samplers.GridSampler):
         return None
 
 
-def make_pruner(kind: str | None, *, max_resource: int | None = None) -> optuna.pruners.BasePruner:
+def make_pruner(kind, *, max_resource: int | None = None) -> optuna.pruners.BasePruner:
     """The pruner for ``"median"`` (early stopping), ``"hyperband"`` or None (no pruning).
 
     Steps are boosting rounds; ``max_resource`` is the largest number of rounds a trial runs.
+    A pruner object, or one made portable by the tuner, comes back as it is.
 
     >>> type(make_pruner("median")).__name__
     'MedianPruner'
+    >>> type(make_pruner(_portable(optuna.pruners.ThresholdPruner(lower=0.5)))).__name__
+    'ThresholdPruner'
     """
+    if isinstance(kind, optuna.pruners.BasePruner):
+        return kind
+    if isinstance(kind, dict):
+        return pickle.loads(base64.b64decode(kind["pickle"]))
     if kind is None:
         return optuna.pruners.NopPruner()
     if kind == "median":
@@ -171,6 +181,13 @@ def make_pruner(kind: str | None, *, max_resource: int | None = None) -> optuna.
         return optuna.pruners.HyperbandPruner(min_resource=REPORT_EVERY,
                                               max_resource=max_resource, reduction_factor=3)
     raise ValueError(f"pruner must be 'median', 'hyperband' or None, got {kind!r}")
+
+
+def _portable(pruner):
+    """A pruner as JSON for the training job's spec: its name, or the object pickled."""
+    if isinstance(pruner, optuna.pruners.BasePruner):
+        return {"pickle": base64.b64encode(pickle.dumps(pruner)).decode("ascii")}
+    return pruner
 
 
 def suggest(trial: optuna.Trial, ranges: Sequence[models.Range]) -> dict:
@@ -324,14 +341,19 @@ class Tuner:
         Validation metric to optimize, ``"validation:roc_auc"`` or just ``"roc_auc"``.
     ranges : sequence of models.Range, optional
         The search space; default ``models.tunable_ranges(algorithm, task)``.
-    strategy : ``"bayesian"``, ``"random"``, ``"grid"`` or ``"hyperband"``
+    strategy : ``"bayesian"``, ``"random"``, ``"grid"``, ``"hyperband"``, or an Optuna sampler
+        Each name is a shortcut for a sampler (and, for hyperband, a pruner) set up for
+        boosting; a sampler object is used as it is, ``seed`` does not reach it.
+    pruner : ``"median"``, ``"hyperband"``, an Optuna pruner, or None
+        Stops poor trials from their per-round validation scores (boosting algorithms only).
+        A pruner object must pickle: each training job rebuilds it to ask it.
     max_jobs : int
         Trials to finish in total (completed, pruned and failed ones count; a grid stops
         earlier when it has tried every combination).
     max_parallel_jobs : int
         Jobs running at the same time.
     early_stopping : bool
-        Stop poor trials with the median rule (boosting algorithms only).
+        Shortcut for ``pruner="median"``.
     seed : int
         Seed of the sampler; trials and their order are reproducible with one parallel job.
     storage : str or Path, optional
@@ -350,10 +372,12 @@ class Tuner:
     """
 
     def __init__(self, job_template: jobs.JobSpec, objective: str,
-                 ranges: Sequence[models.Range] | None = None, strategy: str = "bayesian",
+                 ranges: Sequence[models.Range] | None = None, *,
+                 strategy: str | optuna.samplers.BaseSampler = "bayesian",
+                 pruner: str | optuna.pruners.BasePruner | None = None,
                  max_jobs: int = 20, max_parallel_jobs: int = 1, early_stopping: bool = False,
                  seed: int = 0, storage: str | Path | None = None, study_name: str | None = None,
-                 *, direction: str | None = None, warm_start: str | Tuner | None = None,
+                 direction: str | None = None, warm_start: str | Tuner | None = None,
                  backend: str = "local", client=None, store=None, grid_points: int = 3):
         template = job_template
         self.metric, self.direction = parse_objective(objective, direction)
@@ -363,8 +387,12 @@ class Tuner:
         if template.validation is None:
             raise ValueError("job_template.validation is None: tuning scores every trial on "
                              "a validation channel, so the template needs one")
-        if strategy not in STRATEGIES:
-            raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
+        self.sampler = None
+        if isinstance(strategy, optuna.samplers.BaseSampler):
+            self.sampler, strategy = strategy, type(strategy).__name__
+        elif strategy not in STRATEGIES:
+            raise ValueError(f"strategy must be one of {STRATEGIES} or an Optuna sampler, "
+                             f"got {strategy!r}")
         if max_jobs < 1 or max_parallel_jobs < 1:
             raise ValueError(f"max_jobs and max_parallel_jobs must be >= 1, "
                              f"got {max_jobs} and {max_parallel_jobs}")
@@ -373,10 +401,14 @@ class Tuner:
         names = [item.name for item in self.ranges]
         if not names or len(set(names)) != len(names):
             raise ValueError(f"ranges must be non-empty with distinct names, got {names}")
-        self.pruner = "hyperband" if strategy == "hyperband" else (
-            "median" if early_stopping else None)
-        if strategy == "hyperband" and early_stopping:
-            raise ValueError("hyperband stops poor trials itself: leave early_stopping False")
+        if (strategy == "hyperband" or pruner is not None) and early_stopping:
+            raise ValueError(f"{'hyperband' if pruner is None else 'the pruner'} stops poor "
+                             f"trials itself: leave early_stopping False")
+        if isinstance(pruner, str) and pruner not in PRUNERS:
+            raise ValueError(f"pruner must be one of {PRUNERS}, an Optuna pruner or None, "
+                             f"got {pruner!r}")
+        self.pruner = pruner or ("hyperband" if strategy == "hyperband" else (
+            "median" if early_stopping else None))
         if self.pruner and template.algorithm not in ("xgboost", "lightgbm"):
             raise ValueError(f"{strategy if strategy == 'hyperband' else 'early stopping'} needs "
                              f"per-round scores: use xgboost or lightgbm, not "
@@ -403,7 +435,7 @@ class Tuner:
             "validation": _fingerprint(self.template.validation),
             "objective": [self.metric, self.direction], "strategy": self.strategy,
             "ranges": [asdict(item) for item in self.ranges], "seed": self.seed,
-            "grid_points": self.grid_points, "pruner": self.pruner,
+            "grid_points": self.grid_points, "pruner": _portable(self.pruner),
         }
         digest = hashlib.sha1(json.dumps(settings, sort_keys=True, default=str).encode())
         return f"{self.template.algorithm}-{self.strategy}-{digest.hexdigest()[:10]}"
@@ -421,9 +453,9 @@ class Tuner:
                 raise ValueError(f"study {self.study_name!r} in {self.storage} was made to "
                                  f"{study.direction.name.lower()}, not to {self.direction}")
             # A resumed study continues the random stream instead of replaying its start.
-            study.sampler = make_sampler(self.strategy, self.ranges,
-                                         seed=self.seed + len(study.trials),
-                                         grid_points=self.grid_points)
+            study.sampler = self.sampler or make_sampler(
+                self.strategy, self.ranges, seed=self.seed + len(study.trials),
+                grid_points=self.grid_points)
             self._study = study
             self._copy_warm_start()
         return self._study
@@ -490,7 +522,8 @@ class Tuner:
         trial.set_user_attr("job", name)
         link = None if self.pruner is None else {
             "storage": self.storage, "study_name": self.study_name, "trial_id": trial._trial_id,
-            "metric": self.metric, "pruner": self.pruner, "max_resource": self._max_rounds()}
+            "metric": self.metric, "pruner": _portable(self.pruner),
+            "max_resource": self._max_rounds()}
         callback = None if link is None else {"factory": f"{__name__}:TrialReporter",
                                               "options": link}
         spec = replace(self.template, **channels, name=name, callback=callback,

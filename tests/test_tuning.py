@@ -199,3 +199,17 @@ def test_dask_backend_runs_a_four_trial_tuning():
     cluster.close()
     assert (results["state"] == "COMPLETE").all() and len(results) == 4
     assert tuner.best_job().describe()["backend"] == "dask"
+
+
+def test_optuna_samplers_and_pruners_are_taken_as_they_are(template):
+    # A threshold no score reaches prunes every trial at its first report.
+    strict = optuna.pruners.ThresholdPruner(lower=1.01)
+    tuner = tuning.Tuner(template, "roc_auc", BOOSTING, max_jobs=3,
+                         strategy=optuna.samplers.RandomSampler(seed=5), pruner=strict)
+    results = tuner.run(progress=False).results()
+    assert isinstance(tuner.study.sampler, optuna.samplers.RandomSampler)
+    assert (results["state"] == "PRUNED").all() and len(results) == 3
+    with pytest.raises(TypeError):
+        tuning.Tuner(template, "roc_auc", BOOSTING, "random")  # options are keywords
+    with pytest.raises(ValueError, match="pruner must be one of"):
+        tuning.Tuner(template, "roc_auc", pruner="patient")
