@@ -1,0 +1,334 @@
+"""Grading a class: a pool of worker processes or a Dask cluster, resumable, stopped cleanly.
+
+Only this process writes to the gradebook; workers run
+:func:`grade_submission` and hand back plain results.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import signal
+import tempfile
+import threading
+import time
+import uuid
+import warnings
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import nbformat
+
+from mlcycle_ref import labs
+from mlcycle_ref.course.execute import grade_submission
+from mlcycle_ref.course.folder import (
+    FAILED,
+    GRADED,
+    Course,
+    read_record,
+    submissions,
+    write_atomically,
+)
+from mlcycle_ref.course.restore import graded_reference
+
+#: Seconds one submission may take in all before its kernel is killed.
+SUBMISSION_LIMIT = 600.0
+#: Memory a submission's kernel may allocate (its data segment), in MiB.
+MEMORY_MB = 4096
+WORKER_DIED = ("the grading worker process died while grading it on its own: its code kills the "
+               "process that runs it")
+
+
+@dataclass
+class GradingSummary:
+    """The outcome of :func:`autograde`; ``render()`` gives the text for the terminal."""
+
+    lab: str
+    graded: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)     # student -> reason
+    problems: dict[str, str] = field(default_factory=dict)   # graded, but something went wrong
+    already: list[str] = field(default_factory=list)         # graded by an earlier run
+    manual: list[str] = field(default_factory=list)          # need manual grading
+    seconds: float = 0.0
+    interrupted: bool = False
+
+    def render(self) -> str:
+        lines = [f"{self.lab}: {len(self.graded)} submission(s) graded, {len(self.failed)} could "
+                 f"not be graded, in {self.seconds:.1f} s" + (
+                     f"; {len(self.already)} graded by an earlier run" if self.already else "")
+                 + "."]
+        if self.interrupted:
+            lines.append("Interrupted: run the same command again to grade the rest.")
+        for title, items in (("Failed", self.failed), ("Graded with a problem", self.problems)):
+            if items:
+                lines.append(f"{title} ({len(items)}):")
+                lines += [f"  {student}: {reason}" for student, reason in sorted(items.items())]
+        if self.manual:
+            lines.append(f"Needing manual grading ({len(self.manual)}), for example with "
+                         f"`nbgrader formgrader`: {', '.join(sorted(self.manual))}")
+        return "\n".join(lines)
+
+
+def _sha256(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+def _store(course: Course, lab: str, result: dict, run: str) -> dict:
+    """Keep a worker's result: notebook, then the record that says it is graded, then grades."""
+    student = result["student"]
+    record = {key: value for key, value in result.items() if key != "notebook"}
+    record.update(run=run, graded_at=datetime.now(UTC).isoformat(), merged=False)
+    path = course.record(student, lab)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if result["status"] == GRADED:
+        target = course.autograded(student, lab)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(target, result["notebook"])
+    write_atomically(path, json.dumps(record, indent=1))
+    return _merge(course, lab, record)
+
+
+def _merge(course: Course, lab: str, record: dict) -> dict:
+    """Enter a graded record into the gradebook with nbgrader's own scoring; mark it merged.
+
+    Only this process writes to the gradebook, so SQLite is safe with any number of workers;
+    merging again gives the same grades, which is what makes a crash at any point harmless.
+    """
+    from nbgrader import utils
+    from nbgrader.preprocessors import AssignLatePenalties, SaveAutoGrades
+    from sqlalchemy.exc import SAWarning
+
+    student = record["student"]
+    if record["status"] == GRADED:
+        stamp_file = course.submitted(student, lab).with_name("timestamp.txt")
+        stamp = stamp_file.read_text().strip() if stamp_file.is_file() else ""
+        with course.gradebook() as gradebook, warnings.catch_warnings():
+            warnings.simplefilter("ignore", SAWarning)
+            gradebook.update_or_create_student(student)
+            gradebook.update_or_create_submission(
+                lab, student, **({"timestamp": utils.parse_utc(stamp)} if stamp else {}))
+        nb = nbformat.read(course.autograded(student, lab), as_version=4)
+        resources = {"nbgrader": {"notebook": lab, "assignment": lab, "student": student,
+                                  "db_url": course.db_url}}
+        with labs.venv_on_path(), warnings.catch_warnings():
+            # nbgrader trips over its own SQLAlchemy session here; the grades are unaffected.
+            warnings.simplefilter("ignore", SAWarning)
+            for step in (SaveAutoGrades, AssignLatePenalties):
+                step().preprocess(nb, resources)
+    record["merged"] = True
+    write_atomically(course.record(student, lab), json.dumps(record, indent=1))
+    return record
+
+
+def _run_pool(jobs: list[dict], workers: int, handle, stop: threading.Event) -> None:
+    """Grade ``jobs`` in a pool of ``workers`` processes; ``handle(result)`` as each finishes.
+
+    A worker process that dies takes its pool down with whatever it was grading. The pool is
+    started again and those submissions are retried one at a time, so the one that killed
+    its worker is found and reported without failing its neighbours. Once ``stop`` is set the
+    workers are killed and the submissions they were grading are left for the next run.
+    """
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    # Workers fork from a server process that imported the grading code once, so a new pool
+    # (after a break) starts in milliseconds; the server never ran a thread or a kernel.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["mlcycle_ref.course", "nbgrader.preprocessors", "nbclient"])
+    queue, suspects = deque(jobs), deque()
+    while (queue or suspects) and not stop.is_set():
+        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker)
+        running, broken = {}, False
+        try:
+            while (queue or suspects or running) and not broken:
+                if stop.is_set():
+                    _stop_workers(pool)
+                    return
+                isolating = bool(suspects) or any(job.get("suspect") for job in running.values())
+                # One job per worker in flight: when the pool breaks, the suspects are few.
+                while (suspects or queue) and len(running) < (1 if isolating else workers):
+                    job = (suspects or queue).popleft()
+                    try:
+                        running[pool.submit(grade_submission, job)] = job
+                    except BrokenProcessPool:
+                        (suspects if job.get("suspect") else queue).appendleft(job)
+                        broken = True
+                        break
+                if not running:
+                    break
+                done, _ = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
+                for future in done:
+                    job = running.pop(future)
+                    try:
+                        result = future.result()
+                    except BrokenProcessPool:
+                        broken = True
+                        if job.get("suspect"):
+                            handle(_failure(job, WORKER_DIED))
+                        else:
+                            suspects.append({**job, "suspect": True})
+                        continue
+                    except Exception as error:  # the result could not come back, for one
+                        result = _failure(job, f"the grading worker failed: {error}")
+                    handle(result)
+            suspects.extend({**job, "suspect": True} for job in running.values())
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _stop_workers(pool) -> None:
+    """Kill a pool's worker processes now: Ctrl-C should not wait for their submissions."""
+    # Python 3.14 has pool.kill_workers(); before it, the processes are only reachable here.
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.kill()
+
+
+def _start_worker() -> None:
+    """Each worker process works from the temporary folder, never from the course folder."""
+    os.chdir(tempfile.gettempdir())
+    os.environ["PWD"] = tempfile.gettempdir()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+
+
+@contextlib.contextmanager
+def _stop_on_signals():
+    """An Event that Ctrl-C or SIGTERM sets, so a batch stops between two results, cleanly.
+
+    A KeyboardInterrupt could strike anywhere - even inside a callback that swallows it.
+    Outside the main thread signals cannot be caught, and the Event is never set.
+    """
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    previous = {number: signal.signal(number, lambda *args: stop.set())
+                for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _failure(job: dict, reason: str) -> dict:
+    return {"student": job["student"], "lab": job["reference"]["lab"], "sha256": job["sha256"],
+            "status": FAILED, "reason": reason, "problem": "", "notes": [], "tasks": [],
+            "notebook": None, "seconds": 0.0, "host": ""}
+
+
+def _run_dask(jobs: list[dict], scheduler, handle, stop: threading.Event) -> None:
+    """Grade ``jobs`` on a Dask cluster: ``scheduler`` is an address or a ``Client``."""
+    from distributed import Client
+
+    client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+    try:
+        pending = {client.submit(grade_submission, job, pure=False,
+                                 key=f"grade-{job['student']}-{uuid.uuid4().hex[:8]}"): job
+                   for job in jobs}
+        while pending and not stop.wait(0.2):
+            for future in [future for future in pending if future.done()]:
+                job = pending.pop(future)
+                try:
+                    handle(future.result())
+                except Exception as error:  # e.g. KilledWorker: it took workers down with it
+                    handle(_failure(job, f"the cluster could not grade it: {error}"))
+        client.cancel(list(pending))
+    finally:
+        if client is not scheduler:
+            client.close()
+
+
+def autograde(course: Course, lab: str, *, workers: int | None = None,
+              timeout: int | None = None, limit: float = SUBMISSION_LIMIT,
+              memory_mb: int | None = MEMORY_MB, students=None, force: bool = False,
+              scheduler=None, progress: bool = False) -> GradingSummary:
+    """Grade every submission of ``lab`` that has no result yet; return what happened.
+
+    Submissions are graded in parallel by ``workers`` processes (default: one per CPU), or on
+    the Dask cluster at ``scheduler`` (an address or a ``distributed.Client``). Each cell
+    may run ``timeout`` seconds (default: the course's), each submission ``limit`` seconds in
+    all, and its kernel may allocate ``memory_mb`` MiB. As each result arrives it is recorded
+    under ``grading/<lab>/`` and entered into the gradebook by this process alone; a run that
+    is interrupted loses only the submissions being graded, and the next run grades just
+    those, and any notebook that changed since it was graded. ``force`` grades everything again.
+    """
+    lab = course.resolve(lab)
+    started = time.perf_counter()
+    summary = GradingSummary(lab)
+    reference = graded_reference(course, lab)
+    run = uuid.uuid4().hex[:12]
+    # Local workers grade in folders under one scratch folder, removed at the end even when a
+    # worker was killed before it could tidy up; Dask workers use their own temporary folder.
+    scratch = None if scheduler is not None else tempfile.mkdtemp(prefix="mlcycle-grading-")
+    jobs = []
+    for student, path in submissions(course, lab, students).items():
+        content = path.read_bytes() if path.is_file() else b""
+        record = read_record(course.record(student, lab))
+        if record and record.get("sha256") == _sha256(content) and not force:
+            if not record.get("merged"):
+                _merge(course, lab, record)
+            summary.already.append(student)
+            _summarize(summary, record, earlier=True)
+            continue
+        jobs.append({"student": student, "notebook": content, "sha256": _sha256(content),
+                     "reference": reference, "timeout": timeout or course.timeout,
+                     "limit": limit, "memory_mb": memory_mb, "scratch": scratch})
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True), disable=not progress) as bar:
+        task = bar.add_task(f"grading {lab}", total=len(jobs))
+
+        def handle(result):
+            _summarize(summary, _store(course, lab, result, run))
+            bar.advance(task)
+
+        with _stop_on_signals() as stop:
+            try:
+                if jobs and scheduler is not None:
+                    _run_dask(jobs, scheduler, handle, stop)
+                elif jobs:
+                    _run_pool(jobs, max(1, min(workers or os.cpu_count() or 1, len(jobs))),
+                              handle, stop)
+            finally:
+                if scratch:
+                    shutil.rmtree(scratch, ignore_errors=True)
+        summary.interrupted = stop.is_set()
+    summary.manual = _needing_manual_grading(course, lab, summary.graded + summary.already)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _summarize(summary: GradingSummary, record: dict, earlier: bool = False) -> None:
+    student = record["student"]
+    if record["status"] != GRADED:
+        summary.failed[student] = record["reason"]
+        return
+    if not earlier:
+        summary.graded.append(student)
+    if record.get("problem"):
+        summary.problems[student] = record["problem"]
+
+
+def _needing_manual_grading(course: Course, lab: str, students) -> list[str]:
+    from nbgrader.api import MissingEntry
+
+    needing = []
+    with course.gradebook() as gradebook:
+        for student in students:
+            try:
+                if gradebook.find_submission(lab, student).needs_manual_grade:
+                    needing.append(student)
+            except MissingEntry:
+                continue
+    return needing
+
+
+# --------------------------------------------------------------------------- feedback

@@ -1,0 +1,146 @@
+"""The ``mlcycle course`` command line: one subcommand per step of the instructor's workflow.
+
+>>> import argparse
+>>> parser = argparse.ArgumentParser(prog="mlcycle")
+>>> register(parser.add_subparsers(dest="command"))
+>>> args = parser.parse_args(["course", "autograde", "lab02", "--workers", "2"])
+>>> args.workers, args.limit, args.memory
+(2, 600.0, 4096)
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from mlcycle_ref import labs
+from mlcycle_ref.course.autograde import MEMORY_MB, SUBMISSION_LIMIT, autograde
+from mlcycle_ref.course.collect import collect
+from mlcycle_ref.course.export import export
+from mlcycle_ref.course.feedback import feedback
+from mlcycle_ref.course.folder import CELL_TIMEOUT, CourseError, init, open_course, roster_ids
+from mlcycle_ref.course.report import plot_pass_rates, plot_score_distribution, report
+
+
+def _init_command(args) -> int:
+    course = init(args.directory, args.roster, source=args.source, lab_names=args.labs or None,
+                  db_url=args.db_url, timeout=args.timeout)
+    print(f"course folder {course.root}: gradebook {course.db_url}, "
+          f"{len(roster_ids(course))} student(s), labs from {course.source}")
+    return 0
+
+
+def _collect_command(args) -> int:
+    print(collect(open_course(args.course), args.lab, args.origin).render())
+    return 0
+
+
+def _autograde_command(args) -> int:
+    course = open_course(args.course)
+    summary = autograde(course, args.lab, workers=args.workers, timeout=args.timeout,
+                        limit=args.limit, memory_mb=args.memory or None,
+                        students=args.students or None, force=args.force,
+                        scheduler=args.scheduler, progress=True)
+    print(summary.render())
+    return 130 if summary.interrupted else 0
+
+
+def _feedback_command(args) -> int:
+    course = open_course(args.course)
+    written = feedback(course, args.lab, args.students or None)
+    print(f"wrote {len(written)} feedback page(s) under {course.root / 'feedback'}")
+    return 0
+
+
+def _export_command(args) -> int:
+    course = open_course(args.course)
+    output = args.output or course.root / "grades.csv"
+    table = export(course, output)
+    print(f"wrote {len(table)} row(s) to {output}")
+    return 0
+
+
+def _report_command(args) -> int:
+    course = open_course(args.course)
+    lab_report = report(course, args.lab)
+    lab_report.render()
+    folder = Path(args.output or course.root / "reports" / lab_report.lab)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, plot in (("scores", plot_score_distribution), ("pass_rates", plot_pass_rates)):
+        plot(lab_report).savefig(folder / f"{name}.png", dpi=120)
+    print(f"plots in {folder}")
+    return 0
+
+
+def _handled(handler):
+    def run(args) -> int:
+        try:
+            return handler(args)
+        except (CourseError, labs.LabError) as error:
+            print(f"mlcycle: error: {error}", file=sys.stderr)
+            return 2
+    return run
+
+
+def register(subparsers) -> None:
+    """Add ``course init|collect|autograde|feedback|export|report`` to a command line."""
+    course = subparsers.add_parser("course", help="instructor workflow: grade a class")
+    commands = course.add_subparsers(dest="course_command", metavar="COMMAND", required=True)
+
+    def command(name, handler, help_text, lab=True):
+        parser = commands.add_parser(name, help=help_text, description=help_text)
+        if lab:
+            parser.add_argument("lab", help="lab name or unique prefix such as lab02")
+        if name != "init":
+            parser.add_argument("--course", type=Path, default=Path("."),
+                                help="the course folder (default: the current folder)")
+        parser.set_defaults(handler=_handled(handler))
+        return parser
+
+    parser = command("init", _init_command, "create a course folder and its gradebook", False)
+    parser.add_argument("directory", type=Path, help="the course folder to create or extend")
+    parser.add_argument("--roster", type=Path, help="CSV with an id column (and first_name, "
+                        "last_name, email)")
+    parser.add_argument("--db-url", help="gradebook URL, e.g. postgresql://host/course "
+                        "(default: sqlite gradebook.db in the folder)")
+    parser.add_argument("--source", type=Path, default=labs.SOLUTIONS,
+                        help="folder of nbgrader source labs (default: %(default)s)")
+    parser.add_argument("--labs", nargs="*", metavar="LAB", help="labs to record (default: all)")
+    parser.add_argument("--timeout", type=int, default=CELL_TIMEOUT,
+                        help="seconds a cell may run when grading (default: %(default)s)")
+
+    parser = command("collect", _collect_command,
+                     "file student notebooks from a folder or an LMS zip as submissions")
+    parser.add_argument("--from", dest="origin", type=Path, required=True,
+                        help="folder or zip whose file names carry the student ids")
+
+    parser = command("autograde", _autograde_command,
+                     "grade the submissions of a lab in parallel (resumes where it stopped)")
+    parser.add_argument("--workers", type=int, help="worker processes (default: one per CPU)")
+    parser.add_argument("--timeout", type=int,
+                        help="seconds a cell may run (default: the course's, 30 unless init "
+                        "set another)")
+    parser.add_argument("--limit", type=float, default=SUBMISSION_LIMIT,
+                        help="seconds a submission may run in all (default: %(default)g)")
+    parser.add_argument("--memory", type=int, default=MEMORY_MB,
+                        help="MiB a submission's kernel may allocate, 0 for no limit "
+                        "(default: %(default)s)")
+    parser.add_argument("--student", dest="students", action="append", metavar="ID",
+                        help="grade only this student (repeatable)")
+    parser.add_argument("--force", action="store_true", help="grade again what was graded")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="grade on this Dask scheduler, e.g. tcp://10.0.0.5:8786")
+
+    parser = command("feedback", _feedback_command, "write per-student HTML feedback")
+    parser.add_argument("--student", dest="students", action="append", metavar="ID",
+                        help="only this student (repeatable)")
+
+    parser = command("export", _export_command, "write grades per student and lab as CSV",
+                     False)
+    parser.add_argument("--output", type=Path, help="CSV file (default: grades.csv in the "
+                        "course folder)")
+
+    parser = command("report", _report_command,
+                     "item analysis of a lab: a table here and PNG plots")
+    parser.add_argument("--output", type=Path,
+                        help="folder for the plots (default: reports/<lab> in the course)")

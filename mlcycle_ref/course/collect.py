@@ -1,0 +1,153 @@
+"""Collecting submissions: a folder or an LMS zip of notebooks filed under ``submitted/``."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import zipfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from mlcycle_ref.course.folder import Course, CourseError, roster_ids, write_atomically
+
+#: Notebooks larger than this are not collected (an LMS zip can hold anything).
+MAX_NOTEBOOK_BYTES = 50 * 2**20
+
+
+@dataclass
+class CollectReport:
+    """What :func:`collect` did with each file; ``render()`` gives the text for the terminal."""
+
+    lab: str
+    collected: dict[str, str] = field(default_factory=dict)   # student -> file used
+    renamed: dict[str, str] = field(default_factory=dict)     # student -> file not named <lab>
+    duplicates: dict[str, list[str]] = field(default_factory=dict)  # student -> files not used
+    unknown: list[str] = field(default_factory=list)          # notebooks naming no student
+    rejected: dict[str, str] = field(default_factory=dict)    # file -> reason
+    stray: list[str] = field(default_factory=list)            # files that are not notebooks
+    missing: list[str] = field(default_factory=list)          # students without a notebook
+
+    def render(self) -> str:
+        lines = [f"Collected {len(self.collected)} submission(s) of {self.lab}."]
+        sections = [
+            ("renamed notebooks, collected anyway", [f"{student}: {name}" for student, name
+                                                     in sorted(self.renamed.items())]),
+            ("duplicates (the newest notebook was kept)",
+             [f"{student}: ignored {', '.join(names)}"
+              for student, names in sorted(self.duplicates.items())]),
+            ("notebooks whose name carries no student id of the roster", self.unknown),
+            ("rejected", [f"{name}: {reason}" for name, reason in sorted(self.rejected.items())]),
+            ("stray files (not notebooks), ignored", self.stray),
+            ("students without a submission", self.missing),
+        ]
+        for title, items in sections:
+            if items:
+                lines.append(f"{title.capitalize()} ({len(items)}):")
+                lines += [f"  {item}" for item in items]
+        return "\n".join(lines)
+
+
+def _members(origin: Path, stack: contextlib.ExitStack):
+    """(relative name, modification time, size, reader) for each file of a folder or zip.
+
+    A zip stays open until ``stack`` closes, so that its readers can be called later.
+    """
+    if origin.is_dir():
+        for path in sorted(origin.rglob("*")):
+            if path.is_file():
+                stat = path.stat()
+                yield (path.relative_to(origin).as_posix(), stat.st_mtime, stat.st_size,
+                       path.read_bytes)
+    elif zipfile.is_zipfile(origin):
+        archive = stack.enter_context(zipfile.ZipFile(origin))
+        for info in archive.infolist():
+            if not info.is_dir():
+                stamp = datetime(*info.date_time).timestamp()
+                yield (info.filename, stamp, info.file_size,
+                       lambda info=info: archive.read(info))
+    else:
+        raise CourseError(f"{origin}: neither a folder nor a zip file")
+
+
+def match_student(name: str, students) -> list[str]:
+    """The student ids that ``name`` carries as whole words, longest ids first.
+
+    An id inside a longer matching id does not count, so "s01" does not also match a file of
+    "s01-b".
+
+    >>> match_student("Jane Doe_s002_attempt_lab02_features.ipynb", ["s001", "s002"])
+    ['s002']
+    >>> match_student("s01-b/lab02_features.ipynb", ["s01", "s01-b"])
+    ['s01-b']
+    """
+    found = [student for student in students
+             if re.search(rf"(?<![A-Za-z0-9]){re.escape(student)}(?![A-Za-z0-9])", name,
+                          flags=re.IGNORECASE)]
+    found.sort(key=len, reverse=True)
+    return [student for student in found
+            if not any(student != longer and student.lower() in longer.lower()
+                       for longer in found)]
+
+
+def collect(course: Course, lab: str, origin) -> CollectReport:
+    """File the notebooks of ``origin`` (a folder or an LMS zip) as submissions of ``lab``.
+
+    Each notebook goes to the roster student whose id its path carries (see
+    :func:`match_student`); a student with several notebooks keeps the newest one whose name
+    mentions the lab. The notebook is written as ``submitted/<id>/<lab>/<lab>.ipynb`` with
+    nbgrader's ``timestamp.txt``. Nothing is read as a notebook yet: a broken file is
+    collected, and grading reports it.
+    """
+    lab = course.resolve(lab)
+    origin = Path(origin)
+    if not origin.exists():
+        raise CourseError(f"{origin}: no such folder or zip file")
+    students = roster_ids(course)
+    report = CollectReport(lab)
+    with contextlib.ExitStack() as stack:
+        candidates = _candidates(_members(origin, stack), students, lab, report)
+        for student, files in sorted(candidates.items()):
+            _file_submission(course, lab, student, files, report)
+    report.missing = [student for student in students if student not in report.collected
+                      and not course.submitted(student, lab).is_file()]
+    return report
+
+
+def _candidates(members, students, lab: str, report: CollectReport) -> dict[str, list[tuple]]:
+    """Student -> (mentions the lab, time, name, reader) of each notebook that is theirs."""
+    candidates: dict[str, list[tuple]] = {}
+    for name, stamp, size, read in members:
+        parts = Path(name).parts
+        if not name.lower().endswith(".ipynb") or any(
+                part.startswith((".", "__MACOSX")) for part in parts):
+            report.stray.append(name)
+            continue
+        owners = match_student(name, students)
+        if not owners:
+            report.unknown.append(name)
+        elif len(owners) > 1:
+            report.rejected[name] = f"names several students ({', '.join(owners)})"
+        elif size > MAX_NOTEBOOK_BYTES:
+            report.rejected[name] = f"{size / 2**20:.0f} MiB, more than a lab notebook can be"
+        else:
+            mentions_lab = lab.lower() in Path(name).name.lower()
+            candidates.setdefault(owners[0], []).append((mentions_lab, stamp, name, read))
+    return candidates
+
+
+def _file_submission(course: Course, lab: str, student: str, files: list[tuple],
+                     report: CollectReport) -> None:
+    """Keep the newest of a student's notebooks that mentions the lab (or just the newest)."""
+    files.sort(key=lambda item: item[:2], reverse=True)
+    mentions_lab, stamp, name, read = files[0]
+    target = course.submitted(student, lab)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(target, read())
+    when = datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%d %H:%M:%S.%f %Z")
+    (target.parent / "timestamp.txt").write_text(when)
+    report.collected[student] = name
+    if not mentions_lab:
+        report.renamed[student] = name
+    if len(files) > 1:
+        report.duplicates[student] = [item[2] for item in files[1:]]

@@ -1,0 +1,243 @@
+"""Grading one notebook: restored, guarded, run in a fresh kernel with limits, scored.
+
+:func:`grade_submission` is what a worker of a process pool or a Dask cluster runs; it takes
+and returns plain data, and never raises.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import json
+import os
+import shutil
+import signal
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell
+
+from mlcycle_ref import labs
+from mlcycle_ref.course.cells import grade_id_of, is_test
+from mlcycle_ref.course.folder import FAILED, GRADED, CourseError
+from mlcycle_ref.course.restore import GradingGuard, restore
+
+#: Output one cell may produce while it runs, in characters; the rest is dropped.
+MAX_CELL_OUTPUT = 200_000
+GUARD_LINE = "_mlcycle_guard.restore(globals())"
+
+
+def _guarded(nb, imports: str, memory_mb: int | None):
+    """The notebook with the guard's set-up cell first and its line atop every test cell.
+
+    The set-up cell defines :class:`GradingGuard` from its source rather than importing this
+    module, which would cost the kernel nbformat's import (over a second) per submission.
+    """
+    setup = new_code_cell("\n".join([
+        "import builtins, contextlib, importlib, sys",
+        inspect.getsource(GradingGuard),
+        f"_mlcycle_guard = GradingGuard({imports!r}, memory_mb={memory_mb!r})",
+        "del GradingGuard"]))
+    for cell in nb.cells:
+        if is_test(cell):
+            cell.source = f"{GUARD_LINE}\n{cell.source}"
+    nb.cells.insert(0, setup)
+    return nb
+
+
+def _unguarded(nb):
+    """Undo :func:`_guarded` after execution, keeping the outputs."""
+    setup = nb.cells.pop(0)
+    for cell in nb.cells:
+        if is_test(cell) and cell.source.startswith(GUARD_LINE + "\n"):
+            cell.source = cell.source[len(GUARD_LINE) + 1:]
+    return setup
+
+
+def _executor_class():
+    """nbgrader's ``Execute`` with a clean kernel environment, an output cap and bookkeeping.
+
+    nbgrader's own ``Execute`` already adds an error output to a cell whose execution failed
+    without showing one (a submission can silence tracebacks), so a failure always scores 0.
+    """
+    from nbgrader.preprocessors import Execute
+
+    class GradingExecute(Execute):
+        def __init__(self, kernel_env: dict, **kwargs):
+            super().__init__(**kwargs)
+            self.kernel_env, self.kernel_pgid = kernel_env, None
+            self.ran, self.sizes, self.cut = set(), Counter(), set()
+
+        def start_new_kernel(self, **kwargs):
+            kwargs.setdefault("env", self.kernel_env)
+            super().start_new_kernel(**kwargs)
+            self.kernel_pgid = getattr(self.km.provisioner, "pgid", None)
+
+        def preprocess_cell(self, cell, resources, index):
+            # Hidden tests stay out of IPython's input history (In, _ih), where later
+            # student code could read them.
+            cell = self.execute_cell(cell, index,
+                                     store_history=labs.BEGIN_HIDDEN not in cell.source)
+            self.ran.add(index)
+            return cell, self.resources
+
+        def output(self, outs, msg, display_id, cell_index):
+            # A cell that prints without end would fill this process's memory: past the cap
+            # its output is dropped, errors excepted (they decide the grade).
+            self.sizes[cell_index] += len(json.dumps(msg["content"]))
+            if self.sizes[cell_index] <= MAX_CELL_OUTPUT or msg["msg_type"] == "error":
+                return super().output(outs, msg, display_id, cell_index)
+            if cell_index not in self.cut:
+                self.cut.add(cell_index)
+                outs.append(nbformat.from_dict({
+                    "output_type": "stream", "name": "stdout",
+                    "text": f"\n[more output dropped: over {MAX_CELL_OUTPUT:,} characters]\n"}))
+            return None
+
+    return GradingExecute
+
+
+def _kill_group(pgid) -> None:
+    if pgid:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGKILL)
+
+
+def _execute(nb, folder: Path, *, timeout: int, limit: float) -> str:
+    """Run ``nb`` in place in a kernel working in ``folder``; return a problem, or ""."""
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    from traitlets.config import Config
+
+    config = Config()
+    config.Execute.timeout = int(timeout)
+    config.Execute.shutdown_kernel = "immediate"  # a kernel stuck in a loop would not answer
+    env = {key: value for key, value in os.environ.items() if key != "OLDPWD"}
+    executor = _executor_class()(
+        {**env, "PWD": str(folder), "NBGRADER_EXECUTION": "autograde"}, config=config)
+    stopped = threading.Event()
+
+    def stop():
+        stopped.set()
+        _kill_group(executor.kernel_pgid)
+
+    watchdog = threading.Timer(limit, stop)
+    watchdog.start()
+    problem = ""
+    try:
+        executor.preprocess(nb, {"metadata": {"path": str(folder)}})
+    except (DeadKernelError, CellTimeoutError) as error:
+        last = max(executor.ran, default=-1) + 1  # the cell that was running
+        # Cells without a grade id are named by position, counted without the guard's cell.
+        where = (f"cell {grade_id_of(nb.cells[last]) or f'#{last}'}" if last < len(nb.cells)
+                 else "the end")
+        if stopped.is_set():
+            problem = f"stopped at {where}: the submission ran longer than {limit:g} s in all"
+        elif isinstance(error, CellTimeoutError):
+            problem = f"stopped at {where}: it kept running after its timeout and an interrupt"
+        else:
+            problem = (f"the kernel died in {where} (os._exit, a crash or too much memory); "
+                       "the cells after it did not run")
+    finally:
+        watchdog.cancel()
+        _kill_group(executor.kernel_pgid)  # and whatever the submission started
+    for index, cell in enumerate(nb.cells):
+        if is_test(cell) and index not in executor.ran:
+            cell.outputs = [nbformat.from_dict({
+                "output_type": "error", "ename": "NotRun",
+                "evalue": "this test did not run: " + (problem or "the notebook stopped"),
+                "traceback": []})]
+    return problem
+
+
+def _limit_outputs(nb) -> None:
+    """nbgrader's output limits (lines, traceback), plus a cap on characters per output."""
+    from nbgrader.preprocessors import LimitOutput
+
+    LimitOutput().preprocess(nb, {})
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            text = output.get("text")
+            if isinstance(text, str) and len(text) > MAX_CELL_OUTPUT:
+                output["text"] = text[:MAX_CELL_OUTPUT] + "\n... Output truncated ..."
+
+
+def _task_results(nb) -> list[dict]:
+    """One entry per graded cell: id, kind, points, automatic score and the failure message."""
+    from nbgrader import utils
+
+    tasks = []
+    for cell in nb.cells:
+        kind = labs.cell_kind(cell)
+        if kind is None:
+            continue
+        score, points = utils.determine_grade(cell)
+        message = ""
+        errors = [out for out in cell.get("outputs", []) if out.output_type == "error"]
+        if errors:
+            message = labs.failure_message(errors[0])
+        elif score == 0 and kind != labs.WRITTEN:
+            message = "wrote to stderr (nbgrader counts that as a failure)"
+        tasks.append({"grade_id": grade_id_of(cell), "kind": kind, "points": points,
+                      "score": score, "message": message})
+    return tasks
+
+
+def _read_submission(content: bytes, name: str):
+    try:
+        nb = nbformat.reads(content.decode("utf-8"), as_version=4)
+    except UnicodeDecodeError as error:
+        raise CourseError(f"{name} is not a text file ({error})") from error
+    except Exception as error:  # nbformat raises several kinds for a broken file
+        raise CourseError(f"{name} is not a readable notebook: {error}") from error
+    if not isinstance(nb.get("cells"), list):
+        raise CourseError(f"{name} is not a readable notebook: it has no list of cells")
+    return nb
+
+
+def grade_submission(job: dict) -> dict:
+    """Grade one submission in a scratch folder of its own and return the result; never raises.
+
+    ``job`` holds the student, the notebook's bytes, the lab's reference (see
+    :func:`graded_reference`), the limits and optionally a ``scratch`` folder. The kernel
+    starts in a new, empty folder in there (or in the temporary folder) that then receives only
+    the notebook and the lab's other files; the folder is removed afterwards. The result has
+    ``status`` "graded" (with the executed ``notebook``, the ``tasks``, any ``problem`` and
+    ``notes``) or "failed" with a ``reason``. Workers of a process pool or a Dask cluster run
+    this same function.
+    """
+    reference = job["reference"]
+    name = f"{job['student']}/{reference['lab']}.ipynb"
+    result = {"student": job["student"], "lab": reference["lab"], "sha256": job["sha256"],
+              "status": FAILED, "reason": "", "problem": "", "notes": [], "tasks": [],
+              "notebook": None, "seconds": 0.0, "host": os.uname().nodename}
+    start = time.perf_counter()
+    folder = Path(tempfile.mkdtemp(prefix="mlcycle-grade-", dir=job.get("scratch")))
+    try:
+        nb, result["notes"] = restore(_read_submission(job["notebook"], name), reference)
+        for relative, content in reference.get("files", {}).items():
+            (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+            (folder / relative).write_bytes(content)
+        # The student's own file, as handed in: the rebuilt one holds the hidden tests.
+        (folder / f"{reference['lab']}.ipynb").write_bytes(job["notebook"])
+        nb = _guarded(nb, reference["imports"], job.get("memory_mb"))
+        result["problem"] = _execute(nb, folder, timeout=job["timeout"], limit=job["limit"])
+        setup = _unguarded(nb)
+        setup_errors = [out for out in setup.get("outputs", []) if out.output_type == "error"]
+        if setup_errors or not setup.get("outputs") and setup.get("execution_count") is None:
+            detail = labs.failure_message(setup_errors[0]) if setup_errors else result["problem"]
+            raise CourseError(f"the grading set-up failed before the student's code ran: "
+                              f"{detail}")
+        _limit_outputs(nb)
+        result.update(status=GRADED, tasks=_task_results(nb), notebook=nbformat.writes(nb))
+    except CourseError as error:
+        result["reason"] = str(error)
+    except Exception as error:  # a grader bug must not stop the batch either
+        result["reason"] = f"grading failed: {type(error).__name__}: {error}"
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        result["seconds"] = round(time.perf_counter() - start, 3)
+    return result

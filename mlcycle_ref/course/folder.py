@@ -1,0 +1,260 @@
+"""The course folder: its nbgrader configuration, roster, layout and grading records.
+
+A course folder holds ``nbgrader_config.py`` (written by :func:`init`), the gradebook (unless
+it lives on a database server), and one folder per step: ``submitted/``, ``autograded/``,
+``grading/`` (one JSON record per graded submission), ``feedback/``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from mlcycle_ref import labs
+from mlcycle_ref.course.cells import grade_id_of, nbgrader_metadata
+
+#: Seconds a cell may run before it is interrupted (nbgrader's ``Execute.timeout``).
+CELL_TIMEOUT = labs.CELL_TIMEOUT
+ROSTER_ID_COLUMNS = ("id", "student_id")
+ROSTER_OPTIONAL = ("first_name", "last_name", "email")
+#: The status of a grading record: the submission was graded, or could not be.
+GRADED, FAILED = "graded", "failed"
+CONFIG_FILE = "nbgrader_config.py"
+CONFIG_TEXT = """\
+# Written by `mlcycle course init`. nbgrader's own commands read it too, for example
+# `nbgrader formgrader` to mark the written answers by hand.
+c = get_config()  # noqa: F821
+c.CourseDirectory.root = {root!r}
+c.CourseDirectory.source_directory = {source!r}
+c.CourseDirectory.db_url = {db_url!r}
+c.CourseDirectory.course_id = {course_id!r}
+c.Execute.timeout = {timeout!r}
+c.OverwriteCells.add_missing_cells = True
+"""
+#: The course id of the gradebook. nbgrader's commands default to "" and its Gradebook to
+#: "default_course"; PostgreSQL, which checks foreign keys, needs the two to agree.
+COURSE_ID = "default_course"
+_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]*$")
+
+
+class CourseError(ValueError):
+    """A course folder, roster or submission folder that cannot be used; the message says why."""
+
+
+@dataclass(frozen=True)
+class Course:
+    """A course folder: where submissions, grades and feedback live, and where the labs come from.
+
+    >>> course = Course(Path("/srv/ml"), labs.SOLUTIONS, "sqlite:////srv/ml/gradebook.db")
+    >>> course.submitted("s001", "lab02_features").relative_to(course.root).as_posix()
+    'submitted/s001/lab02_features/lab02_features.ipynb'
+    """
+
+    root: Path
+    source: Path
+    db_url: str
+    timeout: int = CELL_TIMEOUT
+
+    def _notebook(self, folder: str, student: str, lab: str, suffix: str = ".ipynb") -> Path:
+        return self.root / folder / student / lab / f"{lab}{suffix}"
+
+    def submitted(self, student: str, lab: str) -> Path:
+        return self._notebook("submitted", student, lab)
+
+    def autograded(self, student: str, lab: str) -> Path:
+        return self._notebook("autograded", student, lab)
+
+    def feedback(self, student: str, lab: str) -> Path:
+        return self._notebook("feedback", student, lab, ".html")
+
+    def record(self, student: str, lab: str) -> Path:
+        """The grading record of one submission: written once its result is in."""
+        return self.root / "grading" / lab / f"{student}.json"
+
+    def config(self):
+        """The nbgrader configuration of this course (a traitlets ``Config``)."""
+        config = labs.course_config(self.root, db_url=self.db_url)
+        config.CourseDirectory.source_directory = str(self.source)
+        config.CourseDirectory.course_id = COURSE_ID
+        config.Execute.timeout = self.timeout
+        return config
+
+    def resolve(self, lab: str) -> str:
+        """The full name of ``lab`` (a unique prefix such as "lab02" is enough)."""
+        try:
+            return labs.resolve([lab], self.source)[0]
+        except labs.LabError as error:
+            raise CourseError(str(error)) from error
+
+    def gradebook(self):
+        """An open nbgrader ``Gradebook``; use it in a ``with`` block."""
+        from nbgrader.api import Gradebook
+
+        with labs.venv_on_path():
+            return Gradebook(self.db_url, COURSE_ID)
+
+
+def read_roster(path) -> list[dict[str, str]]:
+    """Students from a CSV file with an ``id`` (or ``student_id``) column, one row each.
+
+    ``first_name``, ``last_name`` and ``email`` are kept when present. Ids name folders, so
+    they hold letters, digits and ``. _ @ -`` only.
+
+    >>> import tempfile
+    >>> roster = Path(tempfile.mkdtemp()) / "students.csv"
+    >>> _ = roster.write_text("student_id,first_name,last_name\\ns001,Ada,Lovelace\\ns002,,\\n")
+    >>> read_roster(roster)
+    [{'id': 's001', 'first_name': 'Ada', 'last_name': 'Lovelace'}, {'id': 's002'}]
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CourseError(f"{path}: no such roster file")
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        rows = list(csv.DictReader(handle))
+        columns = [name.strip() for name in (rows[0].keys() if rows else [])]
+    id_column = next((name for name in ROSTER_ID_COLUMNS if name in columns), None)
+    if id_column is None:
+        raise CourseError(f"{path}: needs a column named 'id' or 'student_id'; found "
+                          f"{', '.join(columns) or 'no columns (empty file?)'}")
+    students, seen = [], set()
+    for line, row in enumerate(rows, start=2):
+        row = {key.strip(): (value or "").strip() for key, value in row.items() if key}
+        student = row[id_column]
+        if not _ID_PATTERN.match(student):
+            raise CourseError(f"{path}, line {line}: student id {student!r} is not usable as a "
+                              "folder name (letters, digits and . _ @ - only)")
+        if student in seen:
+            raise CourseError(f"{path}, line {line}: student id {student!r} appears twice")
+        seen.add(student)
+        students.append({"id": student, **{key: row[key] for key in ROSTER_OPTIONAL
+                                           if row.get(key)}})
+    return students
+
+
+def init(course_dir, roster=None, *, source=labs.SOLUTIONS, lab_names=None,
+         db_url: str | None = None, timeout: int = CELL_TIMEOUT) -> Course:
+    """Create (or extend) a course folder and return it.
+
+    Writes ``nbgrader_config.py`` (the gradebook is ``gradebook.db`` in the folder unless
+    ``db_url`` names another, such as ``postgresql://...``), adds or updates the students of
+    ``roster`` and records each lab of ``source`` in the gradebook, generating its student
+    version under ``release/``. Running it again adds students and new labs; labs already in
+    the gradebook are left alone, so their grades are safe.
+    """
+    from nbgrader.apps import NbGraderAPI
+
+    root = Path(course_dir).resolve()
+    config_path = root / CONFIG_FILE
+    if config_path.exists():
+        course = open_course(root)
+        if db_url and db_url != course.db_url:
+            raise CourseError(f"{config_path}: this course already uses {course.db_url}")
+    else:
+        course = Course(root, Path(source).resolve(),
+                        db_url or f"sqlite:///{root / 'gradebook.db'}", int(timeout))
+    names = labs.resolve(lab_names, course.source)
+    students = read_roster(roster) if roster else []
+    root.mkdir(parents=True, exist_ok=True)
+    config_path.write_text(CONFIG_TEXT.format(root=str(root), source=str(course.source),
+                                              db_url=course.db_url, course_id=COURSE_ID,
+                                              timeout=course.timeout))
+    with labs.venv_on_path():
+        with course.gradebook() as gradebook:
+            for student in students:
+                gradebook.update_or_create_student(
+                    student["id"], **{key: value for key, value in student.items()
+                                      if key != "id"})
+            recorded = {assignment.name for assignment in gradebook.assignments}
+        api = NbGraderAPI(config=course.config())
+        for name in names:
+            if name in recorded:
+                continue
+            result = api.generate_assignment(name, force=True)
+            if not result["success"]:
+                raise CourseError(f"nbgrader could not record {name}:\n"
+                                  f"{result.get('error') or result.get('log', '')}")
+    return course
+
+
+def open_course(course_dir=".") -> Course:
+    """The course whose ``nbgrader_config.py`` is in ``course_dir`` (see :func:`init`)."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    root = Path(course_dir).resolve()
+    if not (root / CONFIG_FILE).is_file():
+        raise CourseError(f"{root}: not a course folder (no {CONFIG_FILE}); "
+                          "create one with `mlcycle course init`")
+    config = PyFileConfigLoader(CONFIG_FILE, path=str(root)).load_config()
+    directory = config.CourseDirectory
+    return Course(Path(directory.get("root", root)), Path(directory.source_directory),
+                  directory.get("db_url", f"sqlite:///{root / 'gradebook.db'}"),
+                  int(config.Execute.get("timeout", CELL_TIMEOUT)))
+
+
+def roster_ids(course: Course) -> list[str]:
+    """Ids of the students in the course's gradebook, sorted."""
+    with course.gradebook() as gradebook:
+        return sorted(student.id for student in gradebook.students)
+
+
+def model_submission(course: Course, lab: str):
+    """The student version of ``lab`` with the model answers typed in, as a notebook.
+
+    It is what a student who solved everything would hand in: grade it to try a lab, or the
+    grading of a class, before the students do.
+    """
+    lab = course.resolve(lab)
+    nb = nbformat.read(course.root / "release" / lab / f"{lab}.ipynb", as_version=4)
+    source = nbformat.read(course.source / lab / f"{lab}.ipynb", as_version=4)
+    answers = {grade_id_of(cell): cell.source for cell in source.cells}
+    for cell in nb.cells:
+        if nbgrader_metadata(cell).get("solution") and grade_id_of(cell) in answers:
+            cell.source = "\n".join(
+                line for line in answers[grade_id_of(cell)].splitlines()
+                if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line)
+    return nb
+
+
+# --------------------------------------------------------------------------- collect
+
+
+def write_atomically(path: Path, content: bytes | str) -> None:
+    """Write a file so that a reader (or a crash) sees the old or the new content, never half."""
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    if isinstance(content, str):
+        content = content.encode()
+    with open(temporary, "wb") as handle:
+        handle.write(content)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def read_record(path: Path) -> dict | None:
+    """A grading record (see :meth:`Course.record`) as a dict, or None if there is none yet."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def submissions(course: Course, lab: str, students=None) -> dict[str, Path]:
+    """Student -> submitted notebook of ``lab`` (which may be missing from its folder)."""
+    folder = course.root / "submitted"
+    found = {}
+    if folder.is_dir():
+        found = {path.name: course.submitted(path.name, lab) for path in sorted(folder.iterdir())
+                 if (path / lab).is_dir()}
+    if students:
+        unknown = sorted(set(students) - set(found))
+        if unknown:
+            raise CourseError(f"no submission of {lab} for {', '.join(unknown)}")
+        found = {student: found[student] for student in students}
+    return found
