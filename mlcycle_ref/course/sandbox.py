@@ -1,0 +1,380 @@
+"""Grading one notebook inside a bubblewrap sandbox: what student code may see, reach and use.
+
+Autograde runs code written by students, so each submission runs in a sandbox made by
+bubblewrap (the ``bwrap`` command Flatpak uses) instead of as the instructor. The executor
+and the kernel run there together: the worker hands the restored notebook to a small runner,
+:func:`main`, on its standard input and reads the executed
+notebook back from its standard output. Only the worker's parent writes the gradebook.
+
+Inside the sandbox
+
+* the file system holds the system folders (``/usr``, ``/etc``), the Python environment and
+  the course package, all read-only, plus the submission's scratch folder, the only host folder
+  it can write. Everything else of the host is absent: the course folder, the gradebook, the
+  lab sources, other submissions, home folders, the host's ``/tmp`` (a private one replaces it).
+  Folders an instructor names in ``hide`` are covered even when they lie inside those above;
+* the network is a namespace of its own with only a loopback interface: no route out, and
+  the host's 127.0.0.1 is another machine's;
+* processes live in a PID namespace of their own, in a new session, and die with the worker;
+* the user is unprivileged: uid 65534 in a new user namespace, or, when grading runs as root,
+  a fresh uid of its own with no capabilities (root mapped into a namespace would still own
+  every root file and escape the process limit);
+* the environment holds only the names in :data:`KEPT_ENV`, a PATH to the course environment
+  and HOME set to the private ``/tmp``;
+* :class:`Limits` cap memory, processes, file size and CPU time as hard resource limits that
+  the runner sets before the kernel starts, so student code cannot raise them.
+
+The runner writes its result on a descriptor that its own children do not inherit, and makes
+itself undumpable so that a kernel running as the same user cannot open it through ``/proc``.
+
+>>> limits = Limits(memory_mb=512, processes=64)
+>>> limits.rlimits()["RLIMIT_NPROC"], limits.rlimits()["RLIMIT_DATA"] // 2**20
+(64, 512)
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import functools
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlcycle_ref.course.folder import CourseError
+
+BWRAP = "bwrap"
+INSTALL = ("install bubblewrap (Debian or Ubuntu: `sudo apt-get install bubblewrap`; Fedora: "
+           "`sudo dnf install bubblewrap`), or grade without a sandbox with --no-sandbox")
+#: The uid student code runs as inside a user namespace (``nobody``).
+NOBODY = 65534
+#: Grading as root: each sandbox gets a fresh uid from this range, unused by real accounts.
+ROOT_UIDS = (1_900_000_000, 100_000_000)
+#: Host folders the sandbox sees, read-only.
+SYSTEM = ("/usr", "/etc")
+#: Top-level names that are links into /usr on merged-/usr systems, folders on others.
+SYSTEM_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+#: The only variables of the grader's environment that reach student code.
+KEPT_ENV = ("LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_NUMERIC", "LC_MESSAGES", "TZ",
+            "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+            "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMBA_NUM_THREADS")
+HOME = "/tmp"
+#: Seconds past a submission's wall-clock limit before the worker kills its whole sandbox;
+#: the runner inside stops the kernel at the limit itself and reports where it was.
+GRACE = 30.0
+MIB = 2**20
+PR_SET_DUMPABLE = 4
+#: How the worker starts the runner (``-m`` would warn once the package imports this module).
+RUNNER = "import sys; from mlcycle_ref.course.sandbox import main; sys.exit(main(sys.argv[1:]))"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one submission may use; each becomes a hard resource limit of every process.
+
+    ``memory_mb`` caps each process's data segment (``RLIMIT_DATA``: what malloc, NumPy and
+    pandas allocate), so an allocation past it fails with ``MemoryError`` in the cell that
+    made it. ``processes`` caps the processes and threads of the sandbox's user
+    (``RLIMIT_NPROC``), which stops a fork bomb. ``file_mb`` caps the size of any one file
+    written (``RLIMIT_FSIZE``: a bigger write fails with "File too large") and of the private
+    ``/tmp``. ``cpu_seconds`` caps the CPU time of each process (``RLIMIT_CPU``).
+
+    >>> Limits(processes=0)
+    Traceback (most recent call last):
+    ...
+    mlcycle_ref.course.folder.CourseError: sandbox limit processes must be a whole ...
+    """
+
+    memory_mb: int = 4096
+    processes: int = 256
+    file_mb: int = 1024
+    cpu_seconds: int = 1200
+
+    def __post_init__(self):
+        for name in ("memory_mb", "processes", "file_mb", "cpu_seconds"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise CourseError(f"sandbox limit {name} must be a whole number above 0, "
+                                  f"got {value!r}")
+
+    def rlimits(self) -> dict[str, int]:
+        """The resource limits by name, in the units ``setrlimit`` takes."""
+        return {"RLIMIT_DATA": self.memory_mb * MIB, "RLIMIT_NPROC": self.processes,
+                "RLIMIT_FSIZE": self.file_mb * MIB, "RLIMIT_CPU": self.cpu_seconds,
+                "RLIMIT_CORE": 0}
+
+    def apply(self) -> None:
+        """Set every limit on this process (and so on all it starts), soft and hard alike."""
+        import resource
+
+        for name, value in self.rlimits().items():
+            number = getattr(resource, name)
+            hard = resource.getrlimit(number)[1]
+            if hard != resource.RLIM_INFINITY:
+                value = min(value, hard)  # an unprivileged process cannot raise its hard limit
+            resource.setrlimit(number, (value, value))
+
+    def arguments(self) -> list[str]:
+        """The runner's command-line options that recreate these limits."""
+        return [f"--{name.replace('_', '-')}={getattr(self, name)}"
+                for name in ("memory_mb", "processes", "file_mb", "cpu_seconds")]
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """How to sandbox a submission: its limits and which host folders to show or cover.
+
+    ``hide`` lists folders that must stay invisible even where they lie inside a folder the
+    sandbox shows (the course folder, the lab sources, the gradebook's folder); ``expose``
+    lists extra folders student code may read, such as a shared dataset folder.
+    """
+
+    limits: Limits = field(default_factory=Limits)
+    hide: tuple[str, ...] = ()
+    expose: tuple[str, ...] = ()
+
+
+def _namespaces(privileged: bool) -> list[str]:
+    common = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
+              "--unshare-cgroup-try", "--hostname", "grading", "--die-with-parent",
+              "--new-session"]
+    if privileged:  # the runner drops to a fresh uid itself (see the module's notes)
+        return common
+    return ["--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY), "--disable-userns",
+            *common]
+
+
+@functools.cache
+def problem() -> str:
+    """Why a sandbox cannot be made on this machine, or "" when it can.
+
+    It tries one: bubblewrap may be missing, or installed where user namespaces are off.
+    """
+    if not sys.platform.startswith("linux"):
+        return (f"bubblewrap sandboxes need Linux and this is {sys.platform}; grade on a Linux "
+                "machine (or a Dask cluster of them), or with --no-sandbox")
+    if shutil.which(BWRAP) is None:
+        return f"the `{BWRAP}` command was not found on PATH; {INSTALL}"
+    argv = [BWRAP, *_namespaces(os.geteuid() == 0), "--ro-bind", "/", "/", "--proc", "/proc",
+            "--dev", "/dev", "true"]
+    try:
+        probe = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"`{BWRAP}` could not be run ({error}); {INSTALL}"
+    if probe.returncode:
+        detail = probe.stderr.strip() or f"exit code {probe.returncode}"
+        return (f"`{BWRAP}` is installed but cannot make a sandbox here ({detail}). It needs "
+                "unprivileged user namespaces: allow them (sysctl user.max_user_namespaces, "
+                "kernel.unprivileged_userns_clone, or the container's settings), or grade "
+                "with --no-sandbox")
+    return ""
+
+
+def require() -> None:
+    """Raise :class:`CourseError` saying what is missing when no sandbox can be made here."""
+    reason = problem()
+    if reason:
+        raise CourseError(f"cannot grade in a sandbox: {reason}")
+
+
+def _inside(path: str, folders) -> bool:
+    return any(path == folder or path.startswith(folder.rstrip("/") + "/") for folder in folders)
+
+
+def python_paths() -> list[str]:
+    """The folders the kernel needs beyond the system: the Python environment and this package.
+
+    An editable install keeps the package in its repository, of which only the package folder
+    is shown.
+    """
+    import mlcycle_ref
+
+    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+             str(Path(mlcycle_ref.__file__).parent)}
+    paths |= {os.path.realpath(path) for path in paths}
+    return _outermost(path for path in paths
+                      if os.path.isdir(path) and not _inside(path, SYSTEM))
+
+
+def _outermost(paths) -> list[str]:
+    """``paths`` without those inside another of them, sorted."""
+    kept: list[str] = []
+    for path in sorted(set(paths)):
+        if not _inside(path, kept):
+            kept.append(path)
+    return kept
+
+
+def command(folder, argv: list[str], sandbox: Sandbox, *, privileged: bool,
+            exposed: list[str]) -> list[str]:
+    """The ``bwrap`` command that runs ``argv`` in ``folder``, sandboxed as ``sandbox`` says.
+
+    ``exposed`` folders are shown read-only; ``folder`` is the only writable host folder.
+
+    >>> argv = command("/tmp/grading/s001", ["python", "run.py"], Sandbox(hide=("/srv",)),
+    ...                privileged=False, exposed=["/srv/venv"])
+    >>> argv[:4]
+    ['bwrap', '--unshare-user', '--uid', '65534']
+    >>> argv[-4:]
+    ['--chdir', '/tmp/grading/s001', 'python', 'run.py']
+    >>> "--unshare-net" in argv, argv[argv.index("--bind") + 1]
+    (True, '/tmp/grading/s001')
+    >>> argv[argv.index("/srv/venv") - 1]
+    '--ro-bind'
+    """
+    folder = os.path.abspath(folder)
+    argv_out = [BWRAP, *_namespaces(privileged)]
+    for path in SYSTEM:
+        if os.path.isdir(path):
+            argv_out += ["--ro-bind", path, path]
+    for path in SYSTEM_LINKS:
+        if os.path.islink(path):
+            argv_out += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            argv_out += ["--ro-bind", path, path]
+    argv_out += ["--dev", "/dev", "--proc", "/proc",
+                 "--size", str(sandbox.limits.file_mb * MIB), "--tmpfs", "/tmp",
+                 "--chmod", "1777", "/tmp"]
+    made: set[str] = set()
+    shown = _outermost([*exposed, *map(os.path.abspath, sandbox.expose)])
+    for path in shown:
+        argv_out += _parents(path, made) + ["--ro-bind", path, path]
+    for path in _outermost(map(os.path.abspath, sandbox.hide)):
+        if _inside(path, shown) and os.path.isdir(path):
+            argv_out += ["--tmpfs", path]
+    argv_out += _parents(folder, made) + ["--bind", folder, folder, "--chdir", folder]
+    return argv_out + list(argv)
+
+
+def _parents(path: str, made: set[str]) -> list[str]:
+    """Create the folders above ``path`` open to all: bwrap would make them private to root."""
+    argv = []
+    for parent in reversed(Path(path).parents):
+        name = str(parent)
+        if name in ("/", "/tmp") or name in made or _inside(name, SYSTEM):
+            continue
+        made.add(name)
+        argv += ["--perms", "0755", "--dir", name]
+    return argv
+
+
+def environment() -> dict[str, str]:
+    """The environment student code sees: an allow-list, nothing else of the grader's."""
+    kept = {name: os.environ[name] for name in KEPT_ENV if name in os.environ}
+    path = os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin",
+                            "/bin"])
+    return {**kept, "PATH": path, "HOME": HOME, "TMPDIR": "/tmp"}
+
+
+def _hand_over(folder: Path, uid: int) -> None:
+    """Give the scratch folder to the sandbox's fresh uid (grading as root only)."""
+    for parent, folders, files in os.walk(folder):
+        os.chown(parent, uid, uid)
+        for name in folders + files:
+            os.chown(os.path.join(parent, name), uid, uid, follow_symlinks=False)
+
+
+def execute(nb, folder, *, timeout: int, limit: float, sandbox: Sandbox) -> str:
+    """Execute ``nb`` in place in a sandboxed kernel working in ``folder``; return a problem.
+
+    The same contract as grading without a sandbox: a problem ("" when none) such as a kernel
+    that died or a submission stopped at its wall-clock limit, and test cells that did not run
+    carry an error output. Raises :class:`CourseError` when no sandbox can be made or it ends
+    without a result (the runner killed from inside, for one).
+    """
+    import nbformat
+
+    require()
+    folder = Path(folder).resolve()
+    privileged = os.geteuid() == 0
+    runner = [sys.executable, "-I", "-c", RUNNER, f"--timeout={int(timeout)}",
+              f"--limit={float(limit)}", *sandbox.limits.arguments()]
+    if privileged:
+        uid = ROOT_UIDS[0] + secrets.randbelow(ROOT_UIDS[1])
+        runner.append(f"--uid={uid}")
+        _hand_over(folder, uid)
+    argv = command(folder, runner, sandbox, privileged=privileged, exposed=python_paths())
+    process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, env=environment())
+    try:
+        out, err = process.communicate(nbformat.writes(nb).encode(), timeout=limit + GRACE)
+    except subprocess.TimeoutExpired:
+        process.kill()  # bwrap's children die with it, and with them the PID namespace
+        process.communicate()
+        raise CourseError(f"the sandbox was still running {limit + GRACE:g} s after it started "
+                          "and was killed") from None
+    if process.returncode or not out:
+        detail = err.decode(errors="replace").strip().splitlines()[-3:]
+        raise CourseError(f"the sandbox ended without a result (exit code "
+                          f"{process.returncode}): " + (" ".join(detail) or "no message; "
+                                                        "its runner was killed"))
+    result = json.loads(out)
+    executed = nbformat.reads(result["notebook"], as_version=4)
+    nb["cells"], nb["metadata"] = executed["cells"], executed["metadata"]
+    return result["problem"]
+
+
+# --------------------------------------------------------------------------- inside the sandbox
+
+
+def _set_dumpable(flag: bool) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_DUMPABLE, int(flag), 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE) failed")
+
+
+def _become(uid: int) -> None:
+    """Drop root for ``uid``: no groups, no capabilities, and no way back."""
+    os.setgroups([])
+    os.setgid(uid)
+    os.setuid(uid)
+    if os.getuid() != uid or os.geteuid() != uid:
+        raise OSError(f"could not become uid {uid}")
+    try:
+        os.setuid(0)
+    except PermissionError:
+        return
+    raise OSError("still able to become root after dropping it")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The runner: read a notebook on stdin, execute it here, write the result on stdout."""
+    parser = argparse.ArgumentParser(prog="python -m mlcycle_ref.course.sandbox",
+                                     description="execute a notebook; run only by autograde")
+    parser.add_argument("--timeout", type=int, required=True)
+    parser.add_argument("--limit", type=float, required=True)
+    parser.add_argument("--uid", type=int)
+    for name in ("memory_mb", "processes", "file_mb", "cpu_seconds"):
+        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=int, required=True)
+    args = parser.parse_args(argv)
+    _set_dumpable(False)
+    # The kernel inherits descriptors 0-2: they lead nowhere, and the result goes out on
+    # private copies that no child inherits.
+    result, errors = os.dup(1), os.dup(2)
+    content = sys.stdin.buffer.read()
+    nowhere = os.open(os.devnull, os.O_RDWR)
+    for number in (0, 1, 2):
+        os.dup2(nowhere, number)
+    sys.stderr = open(errors, "w", buffering=1)  # noqa: SIM115 - lives as long as the process
+    Limits(args.memory_mb, args.processes, args.file_mb, args.cpu_seconds).apply()
+    if args.uid is not None:
+        _become(args.uid)
+        _set_dumpable(False)  # changing uid made the process dumpable again
+    import nbformat
+
+    from mlcycle_ref.course.execute import _execute
+
+    nb = nbformat.reads(content.decode(), as_version=4)
+    found = _execute(nb, Path.cwd(), timeout=args.timeout, limit=args.limit)
+    with open(result, "w") as out:
+        json.dump({"notebook": nbformat.writes(nb), "problem": found}, out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
