@@ -64,13 +64,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import joblib
-import lightgbm
 import numpy as np
 import pandas as pd
 import psutil
-import xgboost
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import LabelEncoder
 
 from mlcycle_ref import callbacks, data, evaluate, features, models
 from mlcycle_ref.callbacks import StopTraining
@@ -842,21 +839,6 @@ def _write_manifest(folder: Path, algorithm: str, task: str, model_file: str, cl
 # --------------------------------------------------------------------------- loading models
 
 
-def _load_xgboost(path: Path, task: str, classes):
-    if task == "regression":
-        model = xgboost.XGBRegressor()
-        model.load_model(path)
-        return model
-    booster = xgboost.XGBClassifier()
-    booster.load_model(path)
-    wrapper = models.LabelEncodedClassifier(xgboost.XGBClassifier())
-    wrapper.estimator_ = booster
-    wrapper.encoder_ = LabelEncoder().fit(classes)
-    wrapper.classes_ = wrapper.encoder_.classes_
-    wrapper.n_features_in_ = booster.n_features_in_
-    return wrapper
-
-
 def load_model(job_or_name, store=None) -> Pipeline:
     """Rebuild the fitted pipeline (preprocessor and model) of a completed job.
 
@@ -870,11 +852,9 @@ def load_model(job_or_name, store=None) -> Pipeline:
             "has a model to load"
         )
     manifest = json.loads((job.folder / MANIFEST_FILE).read_text(encoding="utf-8"))
-    path, task, classes = job.folder / manifest["model"], manifest["task"], manifest["classes"]
-    if manifest["algorithm"] == "xgboost":
-        model = _load_xgboost(path, task, classes)
-    elif manifest["algorithm"] == "lightgbm":
-        model = models.TrainedBooster(lightgbm.Booster(model_file=str(path)), classes)
+    path = job.folder / manifest["model"]
+    if manifest["algorithm"] in _MODEL_FILES:
+        model = models.TrainedBooster.load(manifest["algorithm"], path, manifest["classes"])
     else:
         model = joblib.load(path)
     preprocessor = joblib.load(job.folder / manifest["preprocessor"])

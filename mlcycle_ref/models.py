@@ -378,6 +378,22 @@ class TrainedBooster(BaseEstimator):
         self.booster = booster
         self.classes = classes
 
+    @classmethod
+    def load(cls, algorithm: str, path, classes=None) -> TrainedBooster:
+        """Read a booster saved in its library's own file (``"xgboost"`` or ``"lightgbm"``).
+
+        >>> TrainedBooster.load("linear", "model.joblib")
+        Traceback (most recent call last):
+        ...
+        ValueError: only xgboost and lightgbm boosters load from their own files, not 'linear'
+        """
+        if algorithm == "xgboost":
+            return cls(xgboost.Booster(model_file=str(path)), classes)
+        if algorithm == "lightgbm":
+            return cls(lightgbm.Booster(model_file=str(path)), classes)
+        raise ValueError(f"only xgboost and lightgbm boosters load from their own files, "
+                         f"not {algorithm!r}")
+
     @property
     def classes_(self) -> np.ndarray:
         if self.classes is None:

@@ -192,12 +192,6 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _read_booster(algorithm: str, path: Path):
-    if algorithm == "xgboost":
-        return xgboost.Booster(model_file=str(path))
-    return lightgbm.Booster(model_file=str(path))
-
-
 def _load_preprocessor(path: Path, card: ModelCard):
     """The stored preprocessor, or the same one fitted again when this scikit-learn can't read it.
 
@@ -241,9 +235,8 @@ def load_pretrained(model_id: str, *, folder=None) -> Pipeline:
             raise ValueError(f"{path}: missing or not the file the model card describes "
                              "(checksum differs); rebuild the zoo with scripts/build_zoo.py")
     preprocess = _load_preprocessor(base / card.files["preprocessor"], card)
-    booster = _read_booster(card.algorithm, base / card.files["model"])
-    return Pipeline([("preprocess", preprocess),
-                     ("model", models.TrainedBooster(booster, card.classes))])
+    model = models.TrainedBooster.load(card.algorithm, base / card.files["model"], card.classes)
+    return Pipeline([("preprocess", preprocess), ("model", model)])
 
 
 # --------------------------------------------------------------------------- fine-tuning
