@@ -19,12 +19,17 @@ from mlcycle_ref.quiz import check, load_bank
 from mlcycle_ref.quiz.bank import banks_dir, question_payload
 from mlcycle_ref.quiz.checking import ResponseError
 from mlcycle_ref.quiz.rubric import lexicon_payload, stem
+from mlcycle_ref.quiz.shuffle import seed_for, shuffled
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECKER = ROOT / "mlcycle_ref" / "quiz" / "static" / "quiz-check.js"
 HARNESS = Path(__file__).parent / "js" / "run_checker.js"
 CASES = yaml.safe_load((Path(__file__).parent / "data" / "short_answer_cases.yml").read_text())
 BANKS = ("quiz", "essays", "glossary", "personas")
+SEEDS = [[learner, attempt, scope] for learner in ("", "ada", "Zoë-日本", "a" * 300)
+         for attempt in (0, 1, 7, 2**31) for scope in ("q01", "sort", "é")]
+SHUFFLES = [(list(range(n)), seed) for n in (0, 1, 2, 3, 4, 5, 9)
+            for seed in (0, 1, 2**31 - 1, 2**31, 2**32 - 1, 123456789)]
 
 
 def responses(question):
@@ -98,16 +103,18 @@ def agreement(node, tmp_path_factory):
         "lexicon": lexicon_payload(),
         "cases": [{"question": question_payload(q), "response": r} for q, r in cases],
         "words": words,
+        "seeds": SEEDS,
+        "shuffles": [{"items": items, "seed": seed} for items, seed in SHUFFLES],
     }), encoding="utf-8")
     run = subprocess.run([node, str(HARNESS), str(CHECKER), str(path)], capture_output=True,
                          text=True, timeout=120, check=False)
     assert run.returncode == 0, run.stderr
     output = json.loads(run.stdout)
-    return cases, output["results"], words, output["stems"]
+    return cases, output["results"], words, output["stems"], output
 
 
 def test_the_checkers_agree_on_every_case(agreement):
-    cases, results, _, _ = agreement
+    cases, results, _, _, _ = agreement
     assert len(results) == len(cases) > 1000
     disagreements = []
     for (question, response), js in zip(cases, results, strict=True):
@@ -123,13 +130,20 @@ def test_the_checkers_agree_on_every_case(agreement):
 
 
 def test_the_table_verdicts_hold_in_the_browser_too(agreement):
-    cases, results, _, _ = agreement
+    cases, results, _, _, _ = agreement
     expected = [case["expect"] == "pass" for answers in CASES.values() for case in answers]
     assert [r["correct"] for r in results[:len(expected)]] == expected
     assert len(cases) > len(expected)
 
 
 def test_the_stemmers_agree_on_every_word_of_the_banks(agreement):
-    _, _, words, stems = agreement
+    _, _, words, stems, _ = agreement
     assert len(words) > 1000
     assert stems == [stem(word) for word in words]
+
+
+def test_the_seeded_shuffles_agree_so_the_book_shows_the_order_python_would(agreement):
+    output = agreement[-1]
+    assert output["seeds"] == [seed_for(learner, attempt, scope)
+                               for learner, attempt, scope in SEEDS]
+    assert output["shuffles"] == [shuffled(items, seed) for items, seed in SHUFFLES]

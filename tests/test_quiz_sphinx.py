@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from sphinx.application import Sphinx
 
+from mlcycle_ref.quiz import load_bank
 from mlcycle_ref.quiz.bank import REPOSITORY_BANKS
+from mlcycle_ref.quiz.shuffle import displayed, fnv1a
 
 BANK = textwrap.dedent("""\
     title: Tiny bank
@@ -144,3 +146,30 @@ def test_directive_errors_name_the_problem(tmp_path, directive, message):
 
 def test_the_repository_banks_are_the_default(site):
     assert (REPOSITORY_BANKS / "glossary.yml").is_file()
+
+
+def test_the_built_page_does_not_list_right_answers_first(tmp_path):
+    quiz = load_bank("quiz")
+    singles = [q.id for q in quiz.questions if q.kind == "single"]
+    multiples = [q for q in quiz.questions if q.kind == "multiple"]
+    pages = {"index": "Home\n====\n\n.. toctree::\n\n   chapter\n   all\n",
+             "chapter": "Chapter\n=======\n\nText.\n",
+             "all": f"All\n===\n\n.. quiz:: quiz\n   :ids: {', '.join(singles)}\n"}
+    out, _ = build(tmp_path, pages)
+    [data] = payloads(out / "book" / "all.html")
+    firsts = [q["choices"][0] == q["answer"] for q in data["questions"]]
+    assert len(firsts) == len(singles) >= 8
+    # Left in the author's order, nearly every first choice was the right one.
+    assert sum(firsts) <= len(firsts) / 2, sum(firsts)
+    authored = sum(quiz.question(i).choices[0] == quiz.question(i).answer for i in singles)
+    assert authored > sum(firsts)
+    for question in multiples:
+        shown = displayed(question, fnv1a(f"quiz|{question.id}")).choices
+        assert set(shown) == set(question.choices) and shown != question.choices
+
+
+def test_persona_items_are_not_grouped_by_owner_in_the_page(site):
+    [_, sort] = payloads(site[0] / "book" / "cards.html")
+    owners = [item["persona"] for item in sort["items"]]
+    changes = sum(owners[n] != owners[n + 1] for n in range(len(owners) - 1))
+    assert changes > len(set(owners)) + 2, owners

@@ -73,11 +73,28 @@ def displayed(question: Question, seed: int) -> Question:
     >>> sorted(displayed(q, 7).choices) == sorted(q.choices)
     True
     """
+    # Shuffling starts from a sorted copy, so a page that already lists the choices in
+    # another order (the book's) still shows what Python would for the same seed.
     if question.kind in ("single", "multiple"):
-        return replace(question, choices=tuple(shuffled(question.choices, seed)))
+        return replace(question, choices=tuple(shuffled(in_code_order(question.choices), seed)))
     if question.kind == "matching":
-        return replace(question, pairs=tuple(shuffled(question.pairs, seed)))
+        by_left = sorted(question.pairs, key=lambda pair: utf16(pair[0]))
+        return replace(question, pairs=tuple(shuffled(by_left, seed)))
     return question
+
+
+def utf16(text: str) -> bytes:
+    """A sort key that orders text as JavaScript's ``<`` does (by UTF-16 code units)."""
+    return text.encode("utf-16-be")
+
+
+def in_code_order(items: Sequence[str]) -> list[str]:
+    """Texts sorted as JavaScript sorts them by default.
+
+    >>> in_code_order(["b", "a", "\U0001F600", "\uFFFD"])
+    ['a', 'b', '😀', '�']
+    """
+    return sorted(items, key=utf16)
 
 
 def ordering_start(items: Sequence[T], seed: int) -> list[T]:
@@ -94,4 +111,4 @@ def ordering_start(items: Sequence[T], seed: int) -> list[T]:
 
 def matching_targets(question: Question, seed: int) -> list[str]:
     """The distinct right-hand items of a matching question, in a shuffled order."""
-    return shuffled(sorted({right for _, right in question.pairs}), seed ^ 0x9E3779B9)
+    return shuffled(in_code_order({right for _, right in question.pairs}), seed ^ 0x9E3779B9)

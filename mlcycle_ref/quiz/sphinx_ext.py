@@ -15,9 +15,11 @@ Three directives, each taking a bank name (a file in ``quizzes/``) or a path::
 ``quiz`` renders questions of any kind (``:ids:`` picks some, in that order; default all);
 ``flashcards`` drills a glossary bank with Leitner boxes kept in the reader's browser
 (localStorage); ``persona-sort`` asks the reader to assign each task and output of a
-personas bank to its persona. The page embeds the questions as JSON; ``quiz.js`` renders
-them and ``quiz-check.js`` - a port of the Python checker, tested against it - checks the
-answers, with no kernel and nothing fetched from the network. The scripts are added only
+personas bank to its persona. The page embeds the questions as JSON, choices and items in a
+seeded order rather than the author's; ``quiz.js`` renders them in a fresh order per attempt
+and keeps attempts in the reader's browser, and ``quiz-check.js`` - a port of the Python
+checker reading the same compiled data, tested against it - checks the answers, with no
+kernel and nothing fetched from the network. The scripts are added only
 to pages that use a directive.
 
 Each question's ``link`` (``book/lifecycle/training#evaluation``) becomes a relative link
@@ -41,7 +43,8 @@ from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
 from mlcycle_ref.quiz.bank import BankError, bank_path, load_bank, question_payload
-from mlcycle_ref.quiz.rubric import lexicon_payload
+from mlcycle_ref.quiz.checker_data import CHECKER_DATA
+from mlcycle_ref.quiz.shuffle import displayed, fnv1a, shuffled
 
 STATIC = Path(__file__).with_name("static")
 #: Where the scripts go, relative to the site's ``_static`` folder.
@@ -87,7 +90,11 @@ class QuizDirective(BankDirective):
 
     def payload(self, bank) -> dict:
         ids = self.options.get("ids", "").replace(",", " ").split()
-        return {"title": bank.title, "questions": [question_payload(q) for q in bank.select(ids)]}
+        # The page lists choices and pairs in a seeded order, not the author's (whose first
+        # choice is often the right one); quiz.js reorders them again for every attempt.
+        return {"title": bank.title,
+                "questions": [question_payload(displayed(q, fnv1a(f"{bank.name}|{q.id}")))
+                              for q in bank.select(ids)]}
 
 
 class FlashcardsDirective(BankDirective):
@@ -112,12 +119,13 @@ class PersonaSortDirective(BankDirective):
     def payload(self, bank) -> dict:
         if not bank.personas:
             raise BankError(f"{bank.path}: persona-sort needs a personas bank (with 'personas')")
-        sort = question_payload(bank.question("sort"))
+        seed = fnv1a(f"{bank.name}|sort")
+        sort = question_payload(displayed(bank.question("sort"), seed))
         return {
             "personas": [{"id": p.id, "name": p.name, "summary": p.summary}
                          for p in bank.personas],
             "items": [{"id": i.id, "text": i.text, "persona": i.persona, "kind": i.kind}
-                      for i in bank.items],
+                      for i in shuffled(bank.items, seed)],
             "question": sort,
             "questions": [sort],
         }
@@ -173,10 +181,11 @@ def _install_static(app) -> None:
     target.mkdir(parents=True, exist_ok=True)
     for name in (*SCRIPTS[1:], *STYLES):
         shutil.copy2(STATIC / name, target / name)
-    lexicon = json.dumps(lexicon_payload(), ensure_ascii=False, sort_keys=True)
+    # The compiled checker data, exactly as the Python checker reads it.
+    lexicon = json.dumps(CHECKER_DATA, ensure_ascii=False, sort_keys=True)
     (target / SCRIPTS[0]).write_text(
-        f"/* Generated from mlcycle_ref/quiz/lexicon.yml. */\nwindow.MLQ_LEXICON = {lexicon};\n",
-        encoding="utf-8")
+        f"/* Generated from mlcycle_ref/quiz/checker-data.json. */\n"
+        f"window.MLQ_LEXICON = {lexicon};\n", encoding="utf-8")
 
 
 def _add_assets(app, pagename, templatename, context, doctree) -> None:

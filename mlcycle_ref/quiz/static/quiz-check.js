@@ -600,12 +600,22 @@
     return order;
   }
 
+  const byCode = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
+
+  /* Choices and pairs as one attempt shows them: from a sorted copy, as Python's displayed(). */
+  function shownChoices(choices, seed) {
+    return shuffled(choices.slice().sort(byCode), seed);
+  }
+
+  function shownPairs(pairs, seed) {
+    return shuffled(pairs.slice().sort((a, b) => byCode(a[0], b[0])), seed);
+  }
+
   function matchingTargets(pairs, seed) {
-    const rights = [...new Set(pairs.map(([, right]) => right))].sort(
-      (a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const rights = [...new Set(pairs.map(([, right]) => right))].sort(byCode);
     return shuffled(rights, (seed ^ 0x9e3779b9) >>> 0);
   }
 
   return { makeChecker, ResponseError, fnv1a, seedFor, shuffled, orderingStart,
-    matchingTargets };
+    shownChoices, shownPairs, matchingTargets };
 }));

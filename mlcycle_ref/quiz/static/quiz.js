@@ -6,10 +6,15 @@
 (function () {
   "use strict";
 
-  const checker = window.MLQCheck.makeChecker(window.MLQ_LEXICON);
+  const MLQ = window.MLQCheck;
+  const checker = MLQ.makeChecker(window.MLQ_LEXICON);
   const STORE_KEY = "mlcycle.flashcards.v1";
-  const INTERVALS = { 1: 0, 2: 1, 3: 3, 4: 7, 5: 14 };
-  const BOXES = 5;
+  const QUIZ_KEY = "mlcycle.quiz.v1";
+  const LEARNER_KEY = "mlcycle.learner";
+  // Leitner boxes come from the checker data (checker-data.json), as in the terminal drills.
+  const INTERVALS = window.MLQ_LEXICON.leitner.intervals;
+  const BOXES = Object.keys(INTERVALS).length;
+  const RETRY_AFTER = window.MLQ_LEXICON.leitner.retry_after;
 
   function el(tag, attrs, ...children) {
     const node = document.createElement(tag);
@@ -34,6 +39,49 @@
   let uid = 0;
   const nextId = (prefix) => `${prefix}-${++uid}`;
 
+  /* ---------- browser storage: a damaged entry is kept aside, never silently lost ---------- */
+
+  function readStore(key, fallback) {
+    let raw = null;
+    try {
+      raw = window.localStorage.getItem(key);
+    } catch (error) {
+      return { value: fallback() };
+    }
+    if (raw === null) return { value: fallback() };
+    try {
+      const value = JSON.parse(raw);
+      if (value && typeof value === "object") return { value };
+    } catch (error) { /* fall through: damaged */ }
+    const aside = `${key}.damaged-${Date.now()}`;
+    try {
+      window.localStorage.setItem(aside, raw);
+    } catch (error) { /* storage full: the notice still tells the learner */ }
+    return { value: fallback(), notice: `Your saved progress (${key}) could not be read; it ` +
+      `was kept aside as ${aside} and a fresh start was made.` };
+  }
+
+  function writeStore(key, value) {
+    try {
+      window.localStorage.setItem(key, JSON.stringify(value));
+    } catch (error) {
+      /* Private browsing may refuse storage: everything still works for this visit. */
+    }
+  }
+
+  function learnerId() {
+    try {
+      let id = window.localStorage.getItem(LEARNER_KEY);
+      if (!id) {
+        id = Math.random().toString(16).slice(2, 14);
+        window.localStorage.setItem(LEARNER_KEY, id);
+      }
+      return id;
+    } catch (error) {
+      return "anonymous";
+    }
+  }
+
   /* ---------- inputs, one builder per kind: returns {node, read} ----------
    * `labelledBy` is the id of the question's prompt: screen readers announce it as the
    * name of the answer field or group. */
@@ -56,7 +104,11 @@
       }
       return picked;
     };
-    return { node, read };
+    const write = (response) => {
+      const wanted = [].concat(response).map(String);
+      boxes.forEach(([input]) => { input.checked = wanted.includes(input.value); });
+    };
+    return { node, read, write };
   }
 
   function textInput(q, multiline, labelledBy) {
@@ -67,12 +119,12 @@
         inputmode: q.kind === "numeric" ? "decimal" : null });
     const wrap = el("div", { class: "mlq-input-wrap" }, node,
       q.kind === "numeric" && q.unit ? el("span", { class: "mlq-unit", text: " " + q.unit }) : null);
-    return { node: wrap, read: () => node.value };
+    return { node: wrap, read: () => node.value, write: (value) => { node.value = value; } };
   }
 
-  function matchingInput(q) {
-    const rights = [...new Set(q.pairs.map(([, right]) => right))].sort();
-    const rows = q.pairs.map(([left]) => {
+  function matchingInput(q, seed) {
+    const rights = MLQ.matchingTargets(q.pairs, seed);
+    const rows = MLQ.shownPairs(q.pairs, seed).map(([left]) => {
       const id = nextId("mlq-match");
       const select = el("select", { id },
         el("option", { value: "", text: "choose..." }),
@@ -88,14 +140,14 @@
       }
       return response;
     };
-    return { node: el("div", { class: "mlq-matching" }, ...rows.map((r) => r[2])), read };
+    const write = (response) => {
+      for (const [left, select] of rows) select.value = response[left] || "";
+    };
+    return { node: el("div", { class: "mlq-matching" }, ...rows.map((r) => r[2])), read, write };
   }
 
-  function orderingInput(q) {
-    let order = shuffled(q.items);
-    while (order.length > 1 && order.every((item, i) => item === q.items[i])) {
-      order = shuffled(q.items);
-    }
+  function orderingInput(q, seed) {
+    let order = MLQ.orderingStart(q.items, seed);
     const list = el("ol", { class: "mlq-ordering" });
     const draw = () => {
       list.replaceChildren(...order.map((item, i) => el("li", {},
@@ -111,18 +163,19 @@
       draw();
     };
     draw();
-    return { node: list, read: () => order.slice() };
+    const write = (response) => { order = response.slice(); draw(); };
+    return { node: list, read: () => order.slice(), write };
   }
 
-  function inputFor(q, labelledBy) {
-    const choices = q.choices && q.choices.map((c) => [c, c]);
+  function inputFor(q, labelledBy, seed) {
+    const choices = q.choices && MLQ.shownChoices(q.choices, seed).map((c) => [c, c]);
     switch (q.kind) {
       case "single": return choiceInput(q, "radio", choices, labelledBy);
       case "multiple": return choiceInput(q, "checkbox", choices, labelledBy);
       case "truefalse":
         return choiceInput(q, "radio", [["true", "True"], ["false", "False"]], labelledBy);
-      case "matching": return matchingInput(q);
-      case "ordering": return orderingInput(q);
+      case "matching": return matchingInput(q, seed);
+      case "ordering": return orderingInput(q, seed);
       case "short": case "essay": return textInput(q, true, labelledBy);
       default: return textInput(q, false, labelledBy);
     }
@@ -130,34 +183,88 @@
 
   /* ---------- feedback ---------- */
 
+  // How each kind names the `missed` of its feedback, as the terminal does.
+  const MISSED_HEADINGS = { short: "Missing:", essay: "Missing:", single: "The right answer:",
+    multiple: "Right options you did not pick:", matching: "Paired wrongly:",
+    ordering: "Out of place:" };
+  const PASSED = ["right", "self-right"];
+
+  function outcomeOf(result, selfMarked) {
+    if (selfMarked === true) return "self-right";
+    if (selfMarked === false) return "self-wrong";
+    return result.correct ? "right" : "wrong";
+  }
+
   function showFeedback(box, q, result) {
     const rubric = q.kind === "short" || q.kind === "essay";
     const verdict = result.message + (rubric ? ` (score ${result.score.toFixed(2)})` : "");
+    const heading = MISSED_HEADINGS[q.kind];
+    const missed = heading && result.missed.length;
     box.replaceChildren(...[
       el("p", { class: "mlq-verdict", text: verdict }),
-      rubric && result.missed.length ? el("p", { text: "Missing:" }) : null,
-      rubric && result.missed.length
+      missed ? el("p", { text: heading }) : null,
+      missed
         ? el("ul", { class: "mlq-missed" }, ...result.missed.map((m) => el("li", { text: m })))
         : null,
       el("p", { class: "mlq-explanation", text: q.explanation }),
       el("p", { class: "mlq-link" }, el("a", { href: q.href, text: "Read more in the book" })),
     ].filter(Boolean));
-    box.className = "mlq-feedback " + (result.correct ? "mlq-right" : "mlq-wrong");
+    box.className = "mlq-feedback " + (result.unsure ? "mlq-unsure"
+      : result.correct ? "mlq-right" : "mlq-wrong");
     box.hidden = false;
   }
 
-  function renderQuestion(q, number, onChecked) {
+  /* One question: `seed` orders its choices; `saved` ({response, outcome}) restores an answer
+   * given earlier in this attempt; onChecked(id, {response, outcome, score}) saves one. */
+  function renderQuestion(q, number, seed, saved, onChecked) {
     const promptId = nextId("mlq-prompt");
-    const input = inputFor(q, promptId);
+    const input = inputFor(q, promptId, seed);
     const feedback = el("div", { class: "mlq-feedback", "aria-live": "polite", hidden: "hidden" });
     const model = q.model_answer
       ? el("details", { class: "mlq-model", hidden: "hidden" },
         el("summary", { text: "A model answer" }), el("p", { text: q.model_answer }))
       : null;
+    const selfMark = el("div", { class: "mlq-self", hidden: "hidden" });
+    const settle = (response, result, selfMarked) => {
+      const outcome = outcomeOf(result, selfMarked);
+      const score = outcome === "self-right" ? 1 : result.score;
+      onChecked(q.id, { response, outcome, score });
+    };
+    const askSelfMark = (response, result) => {
+      model.open = true;
+      const mark = (agrees) => {
+        selfMark.replaceChildren(el("p", { class: "mlq-verdict",
+          text: `Self-marked as ${agrees ? "right" : "not yet right"}.` }));
+        settle(response, result, agrees);
+      };
+      selfMark.replaceChildren(
+        el("p", { text: "The checker cannot tell for sure. Compare your answer with the " +
+          "model answer below: does it make the same points?" }),
+        el("div", { class: "mlq-actions" },
+          el("button", { type: "button", class: "mlq-agree", text: "My answer makes these points",
+            onclick: () => mark(true) }),
+          el("button", { type: "button", class: "mlq-disagree", text: "It does not",
+            onclick: () => mark(false) })));
+      selfMark.hidden = false;
+    };
+    const show = (response, selfMarked) => {
+      const result = checker.check(q, response);
+      showFeedback(feedback, q, result);
+      if (model) model.hidden = false;
+      if (result.unsure && selfMarked === undefined) askSelfMark(response, result);
+      else if (result.unsure) {
+        selfMark.replaceChildren(el("p", { class: "mlq-verdict",
+          text: `Self-marked as ${selfMarked ? "right" : "not yet right"}.` }));
+        selfMark.hidden = false;
+      } else selfMark.hidden = true;
+      return result;
+    };
     const check = () => {
+      let response;
       let result;
       try {
-        result = checker.check(q, input.read());
+        response = input.read();
+        result = show(response);
       } catch (error) {
         feedback.replaceChildren(el("p", { text: error instanceof checker.ResponseError
           ? `I could not read that: ${error.message}.` : "Answer every part first." }));
@@ -165,10 +272,16 @@
         feedback.hidden = false;
         return;
       }
-      showFeedback(feedback, q, result);
-      if (model) model.hidden = false;
-      onChecked(q.id, result);
+      if (!result.unsure) settle(response, result);
     };
+    if (saved) {
+      try {
+        input.write(saved.response);
+        const marked = saved.outcome.startsWith("self-") ? saved.outcome === "self-right"
+          : undefined;
+        show(saved.response, marked);
+      } catch (error) { /* an answer saved for an older version of the question: ignore */ }
+    }
     return el("div", { class: `mlq-question mlq-${q.kind}`, id: `mlq-${q.id}`,
       "data-question": q.id },
     el("p", { class: "mlq-prompt", id: promptId },
@@ -177,24 +290,69 @@
     input.node,
     el("div", { class: "mlq-actions" },
       el("button", { type: "button", class: "mlq-check", onclick: check, text: "Check" })),
-    feedback, model);
+    feedback, selfMark, model);
   }
 
+  /* A quiz view keeps its attempts in localStorage: answers survive a reload, every attempt
+   * draws a new order of choices, and "Review what I missed" starts an attempt made of the
+   * questions whose latest outcome was not a pass. */
   function renderQuiz(root, data) {
-    const scores = {};
-    const total = el("p", { class: "mlq-total", "aria-live": "polite" });
-    const update = () => {
-      const answered = Object.keys(scores).length;
-      const sum = Object.values(scores).reduce((a, b) => a + b, 0);
-      total.textContent = `Answered ${answered} of ${data.questions.length}; ` +
-        `score ${sum.toFixed(2)} / ${data.questions.length}.`;
+    // One storage entry per quiz view, so the views of one page never overwrite each other.
+    const key = `${QUIZ_KEY}:${data.bank}:${data.questions.map((q) => q.id).join(",")}`;
+    const loaded = readStore(key, () => ({ attempts: [] }));
+    const entry = Array.isArray(loaded.value.attempts) ? loaded.value : { attempts: [] };
+    const learner = learnerId();
+    const byId = Object.fromEntries(data.questions.map((q) => [q.id, q]));
+    const save = () => writeStore(key, entry);
+    const begin = (ids) => {
+      entry.attempts.push({ number: entry.attempts.length + 1,
+        started: new Date().toISOString().slice(0, 16), ids, answers: {} });
+      save();
     };
-    update();
-    root.replaceChildren(
-      ...data.questions.map((q, n) => renderQuestion(q, n + 1, (id, result) => {
-        scores[id] = result.score;
-        update();
-      })), total);
+    const missed = () => {
+      const latest = {};
+      for (const attempt of entry.attempts) {
+        for (const [id, answer] of Object.entries(attempt.answers)) latest[id] = answer.outcome;
+      }
+      return data.questions.map((q) => q.id).filter((id) => id in latest &&
+        !PASSED.includes(latest[id]));
+    };
+    if (!entry.attempts.length) begin(data.questions.map((q) => q.id));
+    const draw = () => {
+      const attempt = entry.attempts[entry.attempts.length - 1];
+      const questions = attempt.ids.filter((id) => byId[id]).map((id) => byId[id]);
+      const total = el("p", { class: "mlq-total", "aria-live": "polite" });
+      const history = el("p", { class: "mlq-history" });
+      const update = () => {
+        const answers = Object.values(attempt.answers);
+        const sum = answers.reduce((a, b) => a + b.score, 0);
+        total.textContent = `Answered ${answers.length} of ${questions.length}; ` +
+          `score ${sum.toFixed(2)} / ${questions.length} (attempt ${attempt.number}).`;
+        const done = entry.attempts.filter((a) => Object.keys(a.answers).length);
+        history.textContent = done.length ? "Your attempts: " + done.map((a) => {
+          const score = Object.values(a.answers).reduce((x, y) => x + y.score, 0);
+          return `#${a.number}: ${score.toFixed(2)} / ${a.ids.length}`;
+        }).join(", ") + "." : "";
+        review.disabled = missed().length === 0;
+      };
+      const review = el("button", { type: "button", class: "mlq-review",
+        text: "Review what I missed", onclick: () => { begin(missed()); draw(); } });
+      const again = el("button", { type: "button", class: "mlq-again-quiz",
+        text: "Start a new attempt",
+        onclick: () => { begin(data.questions.map((q) => q.id)); draw(); } });
+      const nodes = questions.map((q, n) => renderQuestion(q, n + 1,
+        MLQ.seedFor(learner, attempt.number, q.id), attempt.answers[q.id], (id, answer) => {
+          attempt.answers[id] = answer;
+          save();
+          update();
+        }));
+      update();
+      root.replaceChildren(...[
+        loaded.notice ? el("p", { class: "mlq-notice", text: loaded.notice }) : null,
+        ...nodes, total, history,
+        el("div", { class: "mlq-actions" }, review, again)].filter(Boolean));
+    };
+    draw();
   }
 
   /* ---------- flashcards ---------- */
@@ -205,46 +363,45 @@
     return day.toISOString().slice(0, 10);
   }
 
-  function loadCards() {
-    try {
-      const stored = JSON.parse(window.localStorage.getItem(STORE_KEY) || "{}");
-      return stored && stored.cards ? stored : { cards: {} };
-    } catch (error) {
-      return { cards: {} };
-    }
-  }
-
   function saveCards(state) {
-    try {
-      window.localStorage.setItem(STORE_KEY, JSON.stringify(state));
-    } catch (error) {
-      /* Private browsing may refuse storage: the drill still works for this visit. */
-    }
+    writeStore(STORE_KEY, state);
   }
 
+  /* Leitner rules as in mlcycle_ref/quiz/drills.py: a right answer before the card is due
+   * (an early review) counts but does not promote; a wrong one always sends it to box 1. */
   function record(state, id, right) {
     const card = state.cards[id] || { box: 1, seen: 0, right: 0 };
-    card.box = right ? Math.min(card.box + 1, BOXES) : 1;
-    card.due = today(INTERVALS[card.box]);
+    const early = card.due !== undefined && card.due > today();
+    if (!(right && early)) {
+      card.box = right ? Math.min(card.box + 1, BOXES) : 1;
+      card.due = today(INTERVALS[String(card.box)]);
+    }
     card.seen += 1;
     card.right += right ? 1 : 0;
     state.cards[id] = card;
     saveCards(state);
   }
 
-  function nextCard(state, order) {
+  /* The next card: a missed card whose turn has come back, else the due ones (lowest box
+   * first), new ones, then the rest; a missed card waits RETRY_AFTER - 1 other cards. */
+  function nextCard(state, order, retry) {
+    const back = retry.find((r) => r.wait <= 0);
+    if (back) return back.id;
+    const waiting = new Set(retry.map((r) => r.id));
     const now = today();
-    const known = order.filter((id) => state.cards[id]);
+    const known = order.filter((id) => state.cards[id] && !waiting.has(id));
     const due = known.filter((id) => state.cards[id].due <= now).sort((a, b) =>
       state.cards[a].box - state.cards[b].box || state.cards[a].due.localeCompare(state.cards[b].due));
     const fresh = order.filter((id) => !state.cards[id]);
     const later = known.filter((id) => state.cards[id].due > now).sort((a, b) =>
       state.cards[a].due.localeCompare(state.cards[b].due));
-    return due.concat(fresh, later)[0];
+    return due.concat(fresh, later)[0] || (retry[0] && retry[0].id);
   }
 
   function renderFlashcards(root, data) {
-    const state = loadCards();
+    const loaded = readStore(STORE_KEY, () => ({ cards: {} }));
+    const state = loaded.value.cards ? loaded.value : { cards: {} };
+    const retry = [];
     const order = shuffled(data.terms.map((t) => t.id));
     const terms = Object.fromEntries(data.terms.map((t) => [t.id, t]));
     const questions = Object.fromEntries(data.questions.map((q) => [q.id, q]));
@@ -262,13 +419,20 @@
       const due = order.filter((id) => state.cards[id] && state.cards[id].due <= today()).length;
       stats.textContent = `${counts.join(", ")}; new: ${fresh}; due today: ${due}.`;
     };
-    const answer = (id, right) => {
+    const answered = (id, right) => {
       record(state, id, right);
+      for (const r of retry) r.wait -= 1;
+      const at = retry.findIndex((r) => r.id === id);
+      if (at >= 0 && (right || retry[at].wait <= 0)) retry.splice(at, 1);
+      if (!right) retry.push({ id, wait: RETRY_AFTER - 1 });
       drawStats();
+    };
+    const answer = (id, right) => {
+      answered(id, right);
       draw();
     };
     const draw = () => {
-      const term = terms[nextCard(state, order)];
+      const term = terms[nextCard(state, order, retry)];
       const back = el("div", { class: "mlq-back", hidden: "hidden" },
         el("p", { text: term.definition }),
         el("p", { class: "mlq-link" }, el("a", { href: term.href, text: "Glossary entry" })));
@@ -292,8 +456,7 @@
         onclick: () => {
           const verdict = checker.check(q, typed.value);
           result.textContent = verdict.message;
-          record(state, term.id, verdict.correct);
-          drawStats();
+          answered(term.id, verdict.correct);
           submit.hidden = true;
           next.hidden = false;
           back.hidden = false;
@@ -302,9 +465,17 @@
         typed, el("div", { class: "mlq-actions" }, submit, next), result, back);
     };
     const reset = el("button", { type: "button", class: "mlq-reset", text: "Forget my progress",
-      onclick: () => { state.cards = {}; saveCards(state); drawStats(); draw(); } });
+      onclick: () => {
+        state.cards = {};
+        retry.length = 0;
+        saveCards(state);
+        drawStats();
+        draw();
+      } });
     mode.addEventListener("change", draw);
-    root.replaceChildren(el("div", { class: "mlq-toolbar" }, mode, reset), stats, card);
+    root.replaceChildren(...[
+      loaded.notice ? el("p", { class: "mlq-notice", text: loaded.notice }) : null,
+      el("div", { class: "mlq-toolbar" }, mode, reset), stats, card].filter(Boolean));
     drawStats();
     draw();
   }
@@ -313,7 +484,12 @@
 
   function renderPersonaSort(root, data) {
     const names = data.personas.map((p) => p.name);
-    const rows = data.items.map((item) => {
+    // Every visit is an attempt with its own order, so owners never come grouped.
+    const counter = `mlcycle.attempts.${data.bank}.persona-sort`;
+    const attempt = (readStore(counter, () => ({ n: 0 })).value.n || 0) + 1;
+    writeStore(counter, { n: attempt });
+    const items = MLQ.shuffled(data.items, MLQ.seedFor(learnerId(), attempt, "persona-sort"));
+    const rows = items.map((item) => {
       const buttons = names.map((name) => el("button", { type: "button", class: "mlq-persona",
         "aria-pressed": "false", text: name }));
       const mark = el("span", { class: "mlq-mark", "aria-live": "polite" });
