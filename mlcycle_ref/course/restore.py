@@ -8,6 +8,7 @@ import contextlib
 import importlib
 import json
 import sys
+from pathlib import Path
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_raw_cell
@@ -38,6 +39,26 @@ def graded_reference(course: Course, lab: str) -> dict:
                       for cell in gradebook.find_notebook(lab, lab).source_cells}
         except MissingEntry as error:
             raise CourseError(f"{lab} is not in the gradebook {course.db_url}") from error
+    return reference_from(given, lab, stored=stored, files=lab_files(course.source / lab))
+
+
+def lab_files(folder) -> dict[str, bytes]:
+    """The files of a lab's folder other than notebooks, by relative path: its data."""
+    folder = Path(folder)
+    return {path.relative_to(folder).as_posix(): path.read_bytes()
+            for path in sorted(folder.rglob("*"))
+            if path.is_file() and path.suffix != ".ipynb" and ".ipynb_checkpoints" not in
+            path.parts}
+
+
+def reference_from(given, lab: str, *, stored: dict | None = None, files: dict | None = None):
+    """The reference :func:`restore` rebuilds submissions on, from the notebook students got.
+
+    ``stored`` maps grade ids to (full source, checksum) from the gradebook: locked cells then
+    grade with their full source, hidden tests included. Without it (the self-check, which has
+    only the release) the cells are graded as given. ``files`` are the lab's other files.
+    """
+    stored = stored or {}
     cells, imports = [], []
     for cell in given.cells:
         grade_id = grade_id_of(cell)
@@ -55,13 +76,8 @@ def graded_reference(course: Course, lab: str) -> dict:
                 and not is_test(graded)):
             imports += _import_lines(graded.source)
         cells.append({"cell": dict(graded), "given": cell.source})
-    folder = course.source / lab
-    files = {path.relative_to(folder).as_posix(): path.read_bytes()
-             for path in sorted(folder.rglob("*"))
-             if path.is_file() and path.suffix != ".ipynb" and ".ipynb_checkpoints" not in
-             path.parts}
     return {"lab": lab, "cells": cells, "kernelspec": dict(given.metadata.get("kernelspec", {})),
-            "imports": "\n".join(imports), "files": files}
+            "imports": "\n".join(imports), "files": files or {}}
 
 
 def _import_lines(source: str) -> list[str]:
