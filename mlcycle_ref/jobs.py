@@ -52,7 +52,6 @@ import os
 import re
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -68,11 +67,12 @@ import numpy as np
 import pandas as pd
 import psutil
 from sklearn.pipeline import Pipeline
+from sqlalchemy import Column, Float, MetaData, String, Table, Text, select
 
-from mlcycle_ref import callbacks, data, evaluate, features, models
+from mlcycle_ref import callbacks, data, evaluate, features, models, storage
 from mlcycle_ref.callbacks import StopTraining
 from mlcycle_ref.evaluate import METRICS
-from mlcycle_ref.paths import data_dir, sqlite_file
+from mlcycle_ref.paths import data_dir
 
 BACKENDS = ("local", "dask")
 STATUSES = ("InProgress", "Completed", "Failed", "Stopping", "Stopped")
@@ -408,11 +408,22 @@ def _check_orphan(folder: Path, events: list[dict]) -> None:
 # --------------------------------------------------------------------------- the job store
 
 
-class JobStore:
-    """The list of jobs run so far, kept in SQLite.
+_METADATA = MetaData()
+_JOBS = Table(
+    "jobs", _METADATA,
+    Column("name", String, primary_key=True), Column("folder", String, nullable=False),
+    Column("created", Float, nullable=False), Column("backend", String),
+    Column("algorithm", String), Column("task", String), Column("status", String),
+    Column("secondary_status", String), Column("training_time", Float), Column("metrics", Text),
+)
 
-    ``url`` is ``sqlite:///path/to/jobs.db`` (default: ``jobs.db`` in ``data_dir()``). The
-    store is an index: each job's folder stays the record of what happened.
+
+class JobStore:
+    """The list of jobs run so far, in a database named by a URL.
+
+    ``url`` is any SQLAlchemy URL (see :mod:`mlcycle_ref.storage`): by default the SQLite
+    file ``jobs.db`` in ``data_dir()``, or a PostgreSQL database shared by several
+    machines. The store is an index: each job's folder stays the record of what happened.
 
     >>> import os, tempfile
     >>> os.environ["MLCYCLE_DATA_DIR"] = tempfile.mkdtemp()
@@ -424,68 +435,55 @@ class JobStore:
                 "created", "training_time", "folder")
 
     def __init__(self, url: str | None = None):
-        self.url, self.path = sqlite_file(url, "jobs.db", "job store")
-        with self._connect() as connection:
-            connection.execute(
-                "CREATE TABLE IF NOT EXISTS jobs (name TEXT PRIMARY KEY, folder TEXT NOT NULL,"
-                " created REAL NOT NULL, backend TEXT, algorithm TEXT, task TEXT, status TEXT,"
-                " secondary_status TEXT, training_time REAL, metrics TEXT)"
-            )
+        self.url = storage.store_url(url, "jobs.db", "job store")
+        self._engine = storage.open_engine(self.url, _METADATA)
 
     def __repr__(self) -> str:
         return f"JobStore({self.url!r})"
 
-    def _connect(self) -> sqlite3.Connection:
-        # Several processes (tuning trials, the CLI) may write: wait for the lock, don't fail.
-        return sqlite3.connect(self.path, timeout=30)
-
     def __contains__(self, name: str) -> bool:
-        with self._connect() as connection:
-            row = connection.execute("SELECT 1 FROM jobs WHERE name = ?", (name,)).fetchone()
-        return row is not None
+        with self._engine.connect() as connection:
+            found = connection.execute(select(_JOBS.c.name).where(_JOBS.c.name == name))
+            return found.first() is not None
 
     def _add(self, name: str, folder: Path, record: dict) -> None:
-        with self._connect() as connection:
-            connection.execute(
-                "INSERT INTO jobs (name, folder, created, backend, algorithm, task, status,"
-                " secondary_status) VALUES (?, ?, ?, ?, ?, ?, 'InProgress', 'Starting')",
-                (name, str(folder), record["created"], record["backend"],
-                 record["algorithm"], record["task"]),
-            )
+        with self._engine.begin() as connection:
+            connection.execute(_JOBS.insert().values(
+                name=name, folder=str(folder), created=record["created"],
+                backend=record["backend"], algorithm=record["algorithm"], task=record["task"],
+                status="InProgress", secondary_status="Starting"))
 
     def _update(self, job: Job) -> None:
         summary = job.describe()
-        with self._connect() as connection:
-            connection.execute(
-                "UPDATE jobs SET status = ?, secondary_status = ?, training_time = ?,"
-                " metrics = ? WHERE name = ?",
-                (summary["status"], summary["secondary_status"], summary["training_time"],
-                 json.dumps(summary["final_metrics"]), job.name),
-            )
+        with self._engine.begin() as connection:
+            connection.execute(_JOBS.update().where(_JOBS.c.name == job.name).values(
+                status=summary["status"], secondary_status=summary["secondary_status"],
+                training_time=summary["training_time"],
+                metrics=json.dumps(summary["final_metrics"])))
 
     def get(self, name: str) -> Job:
         """The job called ``name``; ``KeyError`` naming close matches when there is none."""
-        with self._connect() as connection:
-            row = connection.execute("SELECT folder FROM jobs WHERE name = ?", (name,)).fetchone()
-            if row is None:
-                names = [n for (n,) in connection.execute("SELECT name FROM jobs")]
-        if row is None:
+        with self._engine.connect() as connection:
+            folder = connection.execute(
+                select(_JOBS.c.folder).where(_JOBS.c.name == name)).scalar()
+            names = [] if folder else connection.execute(select(_JOBS.c.name)).scalars().all()
+        if folder is None:
             close = [n for n in names if name in n or n in name][:5]
             hint = f"; similar names: {close}" if close else ""
             raise KeyError(f"no job called {name!r} in {self.url}{hint}")
-        return Job(name, row[0], self)
+        return Job(name, folder, self)
 
     def list(self) -> pd.DataFrame:
         """One row per job, oldest first, with its status, timing and final metrics."""
-        with self._connect() as connection:
-            names = [n for (n,) in connection.execute(
-                "SELECT name FROM jobs WHERE status NOT IN ('Completed', 'Failed', 'Stopped')")]
-        for name in names:  # reading the status refreshes jobs running at the last look
+        with self._engine.connect() as connection:
+            running = connection.execute(select(_JOBS.c.name).where(
+                _JOBS.c.status.not_in(FINISHED))).scalars().all()
+        for name in running:  # reading the status refreshes jobs running at the last look
             _ = self.get(name).status
-        with self._connect() as connection:
+        columns = [_JOBS.c[name] for name in self._COLUMNS]
+        with self._engine.connect() as connection:
             rows = connection.execute(
-                "SELECT name, status, secondary_status, algorithm, task, backend, created,"
-                " training_time, folder, metrics FROM jobs ORDER BY created").fetchall()
+                select(*columns, _JOBS.c.metrics).order_by(_JOBS.c.created)).all()
         records = [{**dict(zip(self._COLUMNS, row[:-1], strict=True)),
                     **json.loads(row[-1] or "{}")} for row in rows]
         table = pd.DataFrame(records, columns=None if records else list(self._COLUMNS))

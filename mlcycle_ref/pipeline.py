@@ -49,6 +49,7 @@ scientist hands a model over to whoever deploys it.
 
 from __future__ import annotations
 
+import contextlib
 import graphlib
 import hashlib
 import inspect
@@ -56,7 +57,6 @@ import json
 import operator
 import re
 import shutil
-import sqlite3
 import sys
 import time
 import uuid
@@ -68,9 +68,11 @@ from typing import ClassVar
 import joblib
 import pandas as pd
 import yaml
+from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, case, func, select
+from sqlalchemy.exc import IntegrityError
 
-from mlcycle_ref import __version__, data, evaluate, models
-from mlcycle_ref.paths import data_dir, sqlite_file
+from mlcycle_ref import __version__, data, evaluate, models, storage
+from mlcycle_ref.paths import data_dir
 
 APPROVAL_STATUSES = ("PendingManualApproval", "Approved", "Rejected")
 TRAINING_BACKENDS = ("local", "dask", "in-process")
@@ -795,10 +797,23 @@ class ModelVersion:
         return load_model(self.model_uri)
 
 
-class ModelRegistry:
-    """Model groups and their numbered versions with metrics and approval status, in SQLite.
+_METADATA = MetaData()
+_GROUPS = Table("model_groups", _METADATA, Column("name", String, primary_key=True),
+                Column("description", Text), Column("created", Float))
+_VERSIONS = Table(
+    "model_versions", _METADATA,
+    Column("group_name", String, primary_key=True), Column("version", Integer, primary_key=True),
+    Column("approval_status", String, nullable=False), Column("model_uri", Text, nullable=False),
+    Column("metrics", Text), Column("description", Text), Column("digest", String),
+    Column("created", Float), Column("updated", Float),
+)
 
-    ``url`` is ``sqlite:///path/to/registry.db`` (default: ``registry.db`` in ``data_dir()``).
+
+class ModelRegistry:
+    """Model groups and their numbered versions with metrics and approval status.
+
+    ``url`` is any SQLAlchemy URL (see :mod:`mlcycle_ref.storage`): by default the SQLite
+    file ``registry.db`` in ``data_dir()``, or a PostgreSQL database a team shares.
 
     >>> import os, tempfile
     >>> os.environ["MLCYCLE_DATA_DIR"] = tempfile.mkdtemp()
@@ -811,33 +826,20 @@ class ModelRegistry:
     {'roc_auc': 0.81}
     """
 
-    _COLUMNS = ("group_name", "version", "approval_status", "model_uri", "metrics",
-                "description", "digest", "created", "updated")
-
     def __init__(self, url: str | None = None):
-        self.url, self.path = sqlite_file(url, "registry.db", "registry")
-        with self._connect() as connection:
-            connection.execute("CREATE TABLE IF NOT EXISTS model_groups (name TEXT PRIMARY KEY,"
-                               " description TEXT, created REAL)")
-            connection.execute(
-                "CREATE TABLE IF NOT EXISTS model_versions (group_name TEXT NOT NULL,"
-                " version INTEGER NOT NULL, approval_status TEXT NOT NULL, model_uri TEXT NOT NULL,"
-                " metrics TEXT, description TEXT, digest TEXT, created REAL, updated REAL,"
-                " PRIMARY KEY (group_name, version))")
+        self.url = storage.store_url(url, "registry.db", "registry")
+        self._engine = storage.open_engine(self.url, _METADATA)
 
     def __repr__(self) -> str:
         return f"ModelRegistry({self.url!r})"
-
-    def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.path, timeout=30)
 
     def create_group(self, name: str, description: str = "") -> None:
         """Create a model group; an existing group is left as it is."""
         if not _NAME.match(str(name)):
             raise ValueError(f"model group name {name!r}: use letters, digits, '_' and '-'")
-        with self._connect() as connection:
-            connection.execute("INSERT OR IGNORE INTO model_groups VALUES (?, ?, ?)",
-                               (name, description, time.time()))
+        with contextlib.suppress(IntegrityError), self._engine.begin() as connection:
+            connection.execute(_GROUPS.insert().values(name=name, description=description,
+                                                       created=time.time()))
 
     def register(self, group: str, model_uri, *, metrics: dict | None = None,
                  approval_status: str = "PendingManualApproval", description: str = "",
@@ -848,33 +850,35 @@ class ModelRegistry:
         """
         _check_status(approval_status)
         self.create_group(group)
-        now = time.time()
-        with self._connect() as connection:
-            connection.execute("BEGIN IMMEDIATE")  # number versions one writer at a time
-            if digest is not None:
-                row = connection.execute(
-                    "SELECT version FROM model_versions WHERE group_name = ? AND digest = ?",
-                    (group, digest)).fetchone()
-                if row is not None:
-                    connection.rollback()
-                    return self.get(group, row[0])
-            (latest,) = connection.execute(
-                "SELECT COALESCE(MAX(version), 0) FROM model_versions WHERE group_name = ?",
-                (group,)).fetchone()
-            connection.execute(
-                "INSERT INTO model_versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (group, latest + 1, approval_status, str(model_uri),
-                 json.dumps(metrics or {}, default=_plain), description, digest, now, now))
-        return self.get(group, latest + 1)
+        in_group = _VERSIONS.c.group_name == group
+        while True:
+            now = time.time()
+            try:
+                with self._engine.begin() as connection:
+                    if digest is not None:
+                        known = connection.execute(select(_VERSIONS.c.version).where(
+                            in_group, _VERSIONS.c.digest == digest)).scalar()
+                        if known is not None:
+                            return self.get(group, known)
+                    latest = connection.execute(
+                        select(func.coalesce(func.max(_VERSIONS.c.version), 0)).where(in_group)
+                    ).scalar()
+                    connection.execute(_VERSIONS.insert().values(
+                        group_name=group, version=latest + 1, approval_status=approval_status,
+                        model_uri=str(model_uri), description=description, digest=digest,
+                        metrics=json.dumps(metrics or {}, default=_plain),
+                        created=now, updated=now))
+                return self.get(group, latest + 1)
+            except IntegrityError:
+                continue  # another writer took this number first: count again
 
     def get(self, group: str, version: int | None = None) -> ModelVersion:
         """A version of ``group``; the latest one when ``version`` is None."""
-        query = ("SELECT * FROM model_versions WHERE group_name = ?"
-                 + (" AND version = ?" if version is not None else "")
-                 + " ORDER BY version DESC LIMIT 1")
-        with self._connect() as connection:
-            row = connection.execute(
-                query, (group,) if version is None else (group, int(version))).fetchone()
+        query = select(_VERSIONS).where(_VERSIONS.c.group_name == group)
+        if version is not None:
+            query = query.where(_VERSIONS.c.version == int(version))
+        with self._engine.connect() as connection:
+            row = connection.execute(query.order_by(_VERSIONS.c.version.desc())).first()
         if row is None:
             which = "any version" if version is None else f"version {version}"
             groups = self.groups()["group"].tolist()
@@ -884,38 +888,41 @@ class ModelRegistry:
 
     def approved(self, group: str) -> ModelVersion | None:
         """The newest Approved version of ``group`` - the one to deploy - or None."""
-        with self._connect() as connection:
+        with self._engine.connect() as connection:
             row = connection.execute(
-                "SELECT * FROM model_versions WHERE group_name = ? AND approval_status ="
-                " 'Approved' ORDER BY version DESC LIMIT 1", (group,)).fetchone()
+                select(_VERSIONS).where(_VERSIONS.c.group_name == group,
+                                        _VERSIONS.c.approval_status == "Approved")
+                .order_by(_VERSIONS.c.version.desc())).first()
         return None if row is None else _as_version(row)
 
     def update_status(self, group: str, version: int, approval_status: str) -> ModelVersion:
         """Approve or reject a version (or send it back to PendingManualApproval)."""
         _check_status(approval_status)
         self.get(group, version)
-        with self._connect() as connection:
-            connection.execute("UPDATE model_versions SET approval_status = ?, updated = ? "
-                               "WHERE group_name = ? AND version = ?",
-                               (approval_status, time.time(), group, int(version)))
+        with self._engine.begin() as connection:
+            connection.execute(_VERSIONS.update().where(
+                _VERSIONS.c.group_name == group, _VERSIONS.c.version == int(version))
+                .values(approval_status=approval_status, updated=time.time()))
         return self.get(group, version)
 
     def groups(self) -> pd.DataFrame:
         """One row per model group: its description, number of versions, newest approved."""
-        with self._connect() as connection:
-            rows = connection.execute(
-                "SELECT g.name, g.description, COUNT(v.version), MAX(CASE WHEN"
-                " v.approval_status = 'Approved' THEN v.version END) FROM model_groups g"
-                " LEFT JOIN model_versions v ON v.group_name = g.name GROUP BY g.name"
-                " ORDER BY g.name").fetchall()
-        return pd.DataFrame(rows, columns=["group", "description", "versions",
-                                           "latest_approved"])
+        approved = case((_VERSIONS.c.approval_status == "Approved", _VERSIONS.c.version))
+        query = (select(_GROUPS.c.name, _GROUPS.c.description, func.count(_VERSIONS.c.version),
+                        func.max(approved))
+                 .select_from(_GROUPS.outerjoin(_VERSIONS,
+                                                _VERSIONS.c.group_name == _GROUPS.c.name))
+                 .group_by(_GROUPS.c.name, _GROUPS.c.description).order_by(_GROUPS.c.name))
+        with self._engine.connect() as connection:
+            rows = connection.execute(query).all()
+        return pd.DataFrame([tuple(row) for row in rows],
+                            columns=["group", "description", "versions", "latest_approved"])
 
     def versions(self, group: str) -> pd.DataFrame:
         """Every version of ``group``, oldest first, with one column per metric."""
-        with self._connect() as connection:
-            rows = connection.execute("SELECT * FROM model_versions WHERE group_name = ?"
-                                      " ORDER BY version", (group,)).fetchall()
+        with self._engine.connect() as connection:
+            rows = connection.execute(select(_VERSIONS).where(_VERSIONS.c.group_name == group)
+                                      .order_by(_VERSIONS.c.version)).all()
         records = []
         for row in rows:
             version = _as_version(row)
@@ -933,7 +940,7 @@ def _check_status(status: str) -> None:
 
 
 def _as_version(row) -> ModelVersion:
-    values = dict(zip(ModelRegistry._COLUMNS, row, strict=True))
+    values = row._mapping
     return ModelVersion(group=values["group_name"], version=values["version"],
                         approval_status=values["approval_status"],
                         model_uri=values["model_uri"], metrics=json.loads(values["metrics"]),

@@ -188,8 +188,10 @@ def test_store_lists_jobs_and_the_command_line_shows_them(cancer, capsys):
     assert jobs.JobStore().get("first").describe()["status"] == "Completed"
     with pytest.raises(KeyError, match="no job called 'firts'"):
         jobs.JobStore().get("firts")
-    with pytest.raises(ValueError, match="sqlite:///"):
-        jobs.JobStore("postgresql://db/jobs")
+    with pytest.raises(ValueError, match="must be a database URL"):
+        jobs.JobStore("jobs.db")
+    with pytest.raises(ConnectionError, match="127.0.0.1:9/jobs.*cannot open"):
+        jobs.JobStore("postgresql+psycopg://nobody@127.0.0.1:9/jobs")
 
     parser = argparse.ArgumentParser()
     jobs.register(parser.add_subparsers(dest="command"))

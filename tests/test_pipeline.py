@@ -249,5 +249,5 @@ def test_registry_versions_and_approval(tmp_path):
         registry.update_status("churn", 1, "Deployed")
     with pytest.raises(KeyError, match="no version 3 of model group 'churn'"):
         registry.get("churn", 3)
-    with pytest.raises(ValueError, match="registry URL must look like"):
+    with pytest.raises(ValueError, match="postgres://somewhere: no SQLAlchemy driver"):
         ModelRegistry("postgres://somewhere")
