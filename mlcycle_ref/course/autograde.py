@@ -34,11 +34,12 @@ from mlcycle_ref.course.folder import (
     write_atomically,
 )
 from mlcycle_ref.course.restore import graded_reference
+from mlcycle_ref.course.sandbox import Limits, Sandbox, course_sandbox, require
 
 #: Seconds one submission may take in all before its kernel is killed.
 SUBMISSION_LIMIT = 600.0
-#: Memory a submission's kernel may allocate (its data segment), in MiB.
-MEMORY_MB = 4096
+#: Memory each process of a submission may allocate (its data segment), in MiB.
+MEMORY_MB = Limits().memory_mb
 WORKER_DIED = ("the grading worker process died while grading it on its own: its code kills the "
                "process that runs it")
 
@@ -53,6 +54,7 @@ class GradingSummary:
     problems: dict[str, str] = field(default_factory=dict)   # graded, but something went wrong
     already: list[str] = field(default_factory=list)         # graded by an earlier run
     manual: list[str] = field(default_factory=list)          # need manual grading
+    unsandboxed: list[str] = field(default_factory=list)     # graded without a sandbox
     seconds: float = 0.0
     interrupted: bool = False
 
@@ -67,6 +69,9 @@ class GradingSummary:
             if items:
                 lines.append(f"{title} ({len(items)}):")
                 lines += [f"  {student}: {reason}" for student, reason in sorted(items.items())]
+        if self.unsandboxed:
+            lines.append(f"Graded without a sandbox ({len(self.unsandboxed)}): "
+                         f"{', '.join(sorted(self.unsandboxed))}")
         if self.manual:
             lines.append(f"Needing manual grading ({len(self.manual)}), for example with "
                          f"`nbgrader formgrader`: {', '.join(sorted(self.manual))}")
@@ -218,7 +223,8 @@ def _stop_on_signals():
 def _failure(job: dict, reason: str) -> dict:
     return {"student": job["student"], "lab": job["reference"]["lab"], "sha256": job["sha256"],
             "status": FAILED, "reason": reason, "problem": "", "notes": [], "tasks": [],
-            "notebook": None, "seconds": 0.0, "host": ""}
+            "notebook": None, "seconds": 0.0, "host": "",
+            "sandboxed": job.get("sandbox") is not None}
 
 
 def _run_dask(jobs: list[dict], scheduler, handle, stop: threading.Event) -> None:
@@ -245,19 +251,36 @@ def _run_dask(jobs: list[dict], scheduler, handle, stop: threading.Event) -> Non
 
 def autograde(course: Course, lab: str, *, workers: int | None = None,
               timeout: int | None = None, limit: float = SUBMISSION_LIMIT,
-              memory_mb: int | None = MEMORY_MB, students=None, force: bool = False,
-              scheduler=None, progress: bool = False) -> GradingSummary:
+              memory_mb: int | None = None, students=None, force: bool = False,
+              scheduler=None, progress: bool = False,
+              sandbox: Sandbox | bool = True) -> GradingSummary:
     """Grade every submission of ``lab`` that has no result yet; return what happened.
 
     Submissions are graded in parallel by ``workers`` processes (default: one per CPU), or on
     the Dask cluster at ``scheduler`` (an address or a ``distributed.Client``). Each cell
     may run ``timeout`` seconds (default: the course's), each submission ``limit`` seconds in
-    all, and its kernel may allocate ``memory_mb`` MiB. As each result arrives it is recorded
-    under ``grading/<lab>/`` and entered into the gradebook by this process alone; a run that
-    is interrupted loses only the submissions being graded, and the next run grades just
-    those, and any notebook that changed since it was graded. ``force`` grades everything again.
+    all, and each of its processes may allocate ``memory_mb`` MiB (default: the course's,
+    :data:`MEMORY_MB` unless its configuration says otherwise).
+
+    Each submission runs in a bubblewrap sandbox (:mod:`mlcycle_ref.course.sandbox`) with the
+    course's limits, or the limits of ``sandbox`` when it is a ``Sandbox``; where none can be
+    made this refuses, saying what is missing. ``sandbox=False`` grades as the instructor's
+    user, and the records and the summary say which submissions were graded so.
+
+    As each result arrives it is recorded under ``grading/<lab>/`` and entered into the
+    gradebook by this process alone; a run that is interrupted loses only the submissions being
+    graded, and the next run grades just those, and any notebook that changed since it was
+    graded. ``force`` grades everything again.
     """
     lab = course.resolve(lab)
+    box = None
+    if sandbox:
+        box = sandbox if isinstance(sandbox, Sandbox) else course_sandbox(
+            course, memory_mb=memory_mb)
+        if scheduler is None:  # Dask workers check for themselves, per submission
+            require()
+    elif memory_mb is None:
+        memory_mb = course_sandbox(course).limits.memory_mb
     started = time.perf_counter()
     summary = GradingSummary(lab)
     reference = graded_reference(course, lab)
@@ -277,7 +300,8 @@ def autograde(course: Course, lab: str, *, workers: int | None = None,
             continue
         jobs.append({"student": student, "notebook": content, "sha256": _sha256(content),
                      "reference": reference, "timeout": timeout or course.timeout,
-                     "limit": limit, "memory_mb": memory_mb, "scratch": scratch})
+                     "limit": limit, "memory_mb": memory_mb, "scratch": scratch,
+                     "sandbox": box})
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
@@ -313,6 +337,8 @@ def _summarize(summary: GradingSummary, record: dict, earlier: bool = False) -> 
         return
     if not earlier:
         summary.graded.append(student)
+    if record.get("sandboxed") is False:
+        summary.unsandboxed.append(student)
     if record.get("problem"):
         summary.problems[student] = record["problem"]
 

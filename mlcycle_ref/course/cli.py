@@ -4,8 +4,8 @@
 >>> parser = argparse.ArgumentParser(prog="mlcycle")
 >>> register(parser.add_subparsers(dest="command"))
 >>> args = parser.parse_args(["course", "autograde", "lab02", "--workers", "2"])
->>> args.workers, args.limit, args.memory
-(2, 600.0, 4096)
+>>> args.workers, args.limit, args.memory, args.no_sandbox
+(2, 600.0, None, False)
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from mlcycle_ref.course.export import export
 from mlcycle_ref.course.feedback import feedback
 from mlcycle_ref.course.folder import CELL_TIMEOUT, CourseError, init, open_course, roster_ids
 from mlcycle_ref.course.report import plot_pass_rates, plot_score_distribution, report
+from mlcycle_ref.course.sandbox import Limits, course_sandbox
 
 
 def _init_command(args) -> int:
@@ -37,10 +38,13 @@ def _collect_command(args) -> int:
 
 def _autograde_command(args) -> int:
     course = open_course(args.course)
+    box = False if args.no_sandbox else course_sandbox(
+        course, memory_mb=args.memory, processes=args.processes, file_mb=args.file_size,
+        cpu_seconds=args.cpu_time)
     summary = autograde(course, args.lab, workers=args.workers, timeout=args.timeout,
-                        limit=args.limit, memory_mb=args.memory or None,
+                        limit=args.limit, memory_mb=args.memory,
                         students=args.students or None, force=args.force,
-                        scheduler=args.scheduler, progress=True)
+                        scheduler=args.scheduler, progress=True, sandbox=box)
     print(summary.render())
     return 130 if summary.interrupted else 0
 
@@ -122,9 +126,22 @@ def register(subparsers) -> None:
                         "set another)")
     parser.add_argument("--limit", type=float, default=SUBMISSION_LIMIT,
                         help="seconds a submission may run in all (default: %(default)g)")
-    parser.add_argument("--memory", type=int, default=MEMORY_MB,
-                        help="MiB a submission's kernel may allocate, 0 for no limit "
-                        "(default: %(default)s)")
+    parser.add_argument("--memory", type=int, metavar="MIB",
+                        help=f"MiB each process of a submission may allocate (default: the "
+                        f"course's c.Sandbox.memory_mb, {MEMORY_MB} unless set); 0 for no "
+                        "limit, with --no-sandbox only")
+    parser.add_argument("--processes", type=int, metavar="N",
+                        help="processes and threads a submission may run (default: the "
+                        f"course's c.Sandbox.processes, {Limits().processes} unless set)")
+    parser.add_argument("--file-size", type=int, metavar="MIB",
+                        help="MiB of the largest file a submission may write (default: the "
+                        f"course's c.Sandbox.file_mb, {Limits().file_mb} unless set)")
+    parser.add_argument("--cpu-time", type=int, metavar="SECONDS",
+                        help="CPU seconds each process of a submission may use (default: the "
+                        f"course's c.Sandbox.cpu_seconds, {Limits().cpu_seconds} unless set)")
+    parser.add_argument("--no-sandbox", action="store_true",
+                        help="run submissions as your own user, with your files, network and "
+                        "environment in reach (recorded in each grading record)")
     parser.add_argument("--student", dest="students", action="append", metavar="ID",
                         help="grade only this student (repeatable)")
     parser.add_argument("--force", action="store_true", help="grade again what was graded")

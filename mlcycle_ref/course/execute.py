@@ -25,6 +25,7 @@ from mlcycle_ref import labs
 from mlcycle_ref.course.cells import grade_id_of, is_test
 from mlcycle_ref.course.folder import FAILED, GRADED, CourseError
 from mlcycle_ref.course.restore import GradingGuard, restore
+from mlcycle_ref.course.sandbox import execute as execute_sandboxed
 
 #: Output one cell may produce while it runs, in characters; the rest is dropped.
 MAX_CELL_OUTPUT = 200_000
@@ -202,18 +203,20 @@ def grade_submission(job: dict) -> dict:
     """Grade one submission in a scratch folder of its own and return the result; never raises.
 
     ``job`` holds the student, the notebook's bytes, the lab's reference (see
-    :func:`graded_reference`), the limits and optionally a ``scratch`` folder. The kernel
-    starts in a new, empty folder in there (or in the temporary folder) that then receives only
-    the notebook and the lab's other files; the folder is removed afterwards. The result has
-    ``status`` "graded" (with the executed ``notebook``, the ``tasks``, any ``problem`` and
-    ``notes``) or "failed" with a ``reason``. Workers of a process pool or a Dask cluster run
-    this same function.
+    :func:`graded_reference`), the limits and optionally a ``scratch`` folder and a
+    ``sandbox`` (a :class:`~mlcycle_ref.course.sandbox.Sandbox`: executor and kernel then run
+    in it). The kernel starts in a new, empty folder in there (or in the temporary folder) that
+    then receives only the notebook and the lab's other files; the folder is removed
+    afterwards. The result has ``status`` "graded" (with the executed ``notebook``, the
+    ``tasks``, any ``problem`` and ``notes``) or "failed" with a ``reason``, and says whether
+    it was ``sandboxed``. Workers of a process pool or a Dask cluster run this same function.
     """
     reference = job["reference"]
     name = f"{job['student']}/{reference['lab']}.ipynb"
     result = {"student": job["student"], "lab": reference["lab"], "sha256": job["sha256"],
               "status": FAILED, "reason": "", "problem": "", "notes": [], "tasks": [],
-              "notebook": None, "seconds": 0.0, "host": os.uname().nodename}
+              "notebook": None, "seconds": 0.0, "host": os.uname().nodename,
+              "sandboxed": job.get("sandbox") is not None}
     start = time.perf_counter()
     folder = Path(tempfile.mkdtemp(prefix="mlcycle-grade-", dir=job.get("scratch")))
     try:
@@ -223,8 +226,14 @@ def grade_submission(job: dict) -> dict:
             (folder / relative).write_bytes(content)
         # The student's own file, as handed in: the rebuilt one holds the hidden tests.
         (folder / f"{reference['lab']}.ipynb").write_bytes(job["notebook"])
-        nb = _guarded(nb, reference["imports"], job.get("memory_mb"))
-        result["problem"] = _execute(nb, folder, timeout=job["timeout"], limit=job["limit"])
+        box = job.get("sandbox")
+        # In a sandbox the runner sets the memory limit on every process, kernel included.
+        nb = _guarded(nb, reference["imports"], None if box else job.get("memory_mb"))
+        if box is None:
+            result["problem"] = _execute(nb, folder, timeout=job["timeout"], limit=job["limit"])
+        else:
+            result["problem"] = execute_sandboxed(nb, folder, timeout=job["timeout"],
+                                                  limit=job["limit"], sandbox=box)
         setup = _unguarded(nb)
         setup_errors = [out for out in setup.get("outputs", []) if out.output_type == "error"]
         if setup_errors or not setup.get("outputs") and setup.get("execution_count") is None:

@@ -46,7 +46,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlcycle_ref.course.folder import CourseError
+from mlcycle_ref.course.folder import CONFIG_FILE, CourseError
 
 BWRAP = "bwrap"
 INSTALL = ("install bubblewrap (Debian or Ubuntu: `sudo apt-get install bubblewrap`; Fedora: "
@@ -68,6 +68,9 @@ HOME = "/tmp"
 #: the runner inside stops the kernel at the limit itself and reports where it was.
 GRACE = 30.0
 MIB = 2**20
+#: How a submission whose code killed the runner in its sandbox is reported.
+KILLED = "the process that ran it in its sandbox was killed"
+LIMIT_NAMES = ("memory_mb", "processes", "file_mb", "cpu_seconds")
 PR_SET_DUMPABLE = 4
 #: How the worker starts the runner (``-m`` would warn once the package imports this module).
 RUNNER = "import sys; from mlcycle_ref.course.sandbox import main; sys.exit(main(sys.argv[1:]))"
@@ -96,7 +99,7 @@ class Limits:
     cpu_seconds: int = 1200
 
     def __post_init__(self):
-        for name in ("memory_mb", "processes", "file_mb", "cpu_seconds"):
+        for name in LIMIT_NAMES:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise CourseError(f"sandbox limit {name} must be a whole number above 0, "
@@ -121,8 +124,7 @@ class Limits:
 
     def arguments(self) -> list[str]:
         """The runner's command-line options that recreate these limits."""
-        return [f"--{name.replace('_', '-')}={getattr(self, name)}"
-                for name in ("memory_mb", "processes", "file_mb", "cpu_seconds")]
+        return [f"--{name.replace('_', '-')}={getattr(self, name)}" for name in LIMIT_NAMES]
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,34 @@ class Sandbox:
     limits: Limits = field(default_factory=Limits)
     hide: tuple[str, ...] = ()
     expose: tuple[str, ...] = ()
+
+
+def course_sandbox(course, **overrides) -> Sandbox:
+    """The sandbox that grades ``course``: its limits, and its own folders covered.
+
+    Limits come from ``c.Sandbox.<name> = value`` lines in the course's ``nbgrader_config.py``
+    (names as in :class:`Limits`), then from ``overrides`` that are not None (the command
+    line's options). The course folder, the lab sources and the gradebook's folder are hidden.
+    """
+    from traitlets.config.loader import PyFileConfigLoader
+
+    path = Path(course.root) / CONFIG_FILE
+    section = dict(PyFileConfigLoader(CONFIG_FILE, path=str(course.root)).load_config()
+                   .get("Sandbox", {})) if path.is_file() else {}
+    unknown = sorted(set(section) - set(LIMIT_NAMES))
+    if unknown:
+        raise CourseError(f"{path}: c.Sandbox.{unknown[0]} is not a sandbox setting; the "
+                          f"settings are {', '.join(LIMIT_NAMES)}")
+    try:
+        limits = Limits(**section)
+    except CourseError as error:
+        raise CourseError(f"{path}: {error}") from None
+    chosen = {name: value for name, value in overrides.items() if value is not None}
+    limits = Limits(**{name: chosen.get(name, getattr(limits, name)) for name in LIMIT_NAMES})
+    hidden = [str(course.root), str(course.source)]
+    if course.db_url.startswith("sqlite:///"):
+        hidden.append(str(Path(course.db_url[len("sqlite:///"):]).parent))
+    return Sandbox(limits, hide=tuple(hidden))
 
 
 def _namespaces(privileged: bool) -> list[str]:
@@ -264,11 +294,22 @@ def _parents(path: str, made: set[str]) -> list[str]:
 
 
 def environment() -> dict[str, str]:
-    """The environment student code sees: an allow-list, nothing else of the grader's."""
+    """The environment student code sees: an allow-list, nothing else of the grader's.
+
+    When this package is not installed in the Python environment (a source checkout on
+    ``PYTHONPATH``, an editable install run from another folder), PYTHONPATH points at the
+    folder holding it, where the sandbox shows nothing else.
+    """
+    import mlcycle_ref
+
     kept = {name: os.environ[name] for name in KEPT_ENV if name in os.environ}
     path = os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin",
                             "/bin"])
-    return {**kept, "PATH": path, "HOME": HOME, "TMPDIR": "/tmp"}
+    env = {**kept, "PATH": path, "HOME": HOME, "TMPDIR": "/tmp"}
+    holder = str(Path(mlcycle_ref.__file__).parent.parent)
+    if not _inside(holder, [sys.prefix]):
+        env["PYTHONPATH"] = holder
+    return env
 
 
 def _hand_over(folder: Path, uid: int) -> None:
@@ -292,7 +333,7 @@ def execute(nb, folder, *, timeout: int, limit: float, sandbox: Sandbox) -> str:
     require()
     folder = Path(folder).resolve()
     privileged = os.geteuid() == 0
-    runner = [sys.executable, "-I", "-c", RUNNER, f"--timeout={int(timeout)}",
+    runner = [sys.executable, "-s", "-P", "-c", RUNNER, f"--timeout={int(timeout)}",
               f"--limit={float(limit)}", *sandbox.limits.arguments()]
     if privileged:
         uid = ROOT_UIDS[0] + secrets.randbelow(ROOT_UIDS[1])
@@ -308,11 +349,13 @@ def execute(nb, folder, *, timeout: int, limit: float, sandbox: Sandbox) -> str:
         process.communicate()
         raise CourseError(f"the sandbox was still running {limit + GRACE:g} s after it started "
                           "and was killed") from None
+    if process.returncode > 128 and not out:  # bwrap passes on a killed runner as 128 + signal
+        raise CourseError(f"{KILLED} (signal {process.returncode - 128}), most likely by the "
+                          "submission's own code; nothing came back to grade")
     if process.returncode or not out:
-        detail = err.decode(errors="replace").strip().splitlines()[-3:]
+        detail = " ".join(err.decode(errors="replace").strip().splitlines()[-3:])
         raise CourseError(f"the sandbox ended without a result (exit code "
-                          f"{process.returncode}): " + (" ".join(detail) or "no message; "
-                                                        "its runner was killed"))
+                          f"{process.returncode}): {detail or 'no message'}")
     result = json.loads(out)
     executed = nbformat.reads(result["notebook"], as_version=4)
     nb["cells"], nb["metadata"] = executed["cells"], executed["metadata"]
@@ -349,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=int, required=True)
     parser.add_argument("--limit", type=float, required=True)
     parser.add_argument("--uid", type=int)
-    for name in ("memory_mb", "processes", "file_mb", "cpu_seconds"):
+    for name in LIMIT_NAMES:
         parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=int, required=True)
     args = parser.parse_args(argv)
     _set_dumpable(False)
