@@ -64,6 +64,8 @@ import psutil
 from matplotlib.figure import Figure
 from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 from optuna.trial import TrialState
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 from tqdm import tqdm
 
 from mlcycle_ref import callbacks, evaluate, jobs, models
@@ -232,20 +234,53 @@ class _ProcessLock:
         self._file = None
 
 
-def open_storage(storage: str | Path):
-    """An Optuna storage from a URL (``sqlite:///...``, ``postgresql://...``) or a journal file.
+JOURNAL = "journal:///"
+
+
+def storage_url(storage: str | Path | None) -> str:
+    """The URL of an Optuna storage: a database URL, or ``journal:///path`` for a journal file.
+
+    A ``Path`` names a journal file; None is the default journal in ``data_dir()``. A plain
+    string must say which it is, so a typo never becomes a new file.
+
+    >>> storage_url(Path("/tmp/studies.journal"))
+    'journal:////tmp/studies.journal'
+    >>> storage_url("postgresql+psycopg://tuner@db/studies")
+    'postgresql+psycopg://tuner@db/studies'
+    >>> storage_url("studies.journal")
+    Traceback (most recent call last):
+    ...
+    ValueError: storage 'studies.journal': give a database URL or journal:///path/to/file
+    """
+    if storage is None:
+        storage = data_dir() / "tuning" / "studies.journal"
+    if isinstance(storage, Path):
+        return f"{JOURNAL}{storage.resolve()}"
+    if storage.startswith(JOURNAL):
+        return storage
+    try:
+        make_url(storage)
+    except ArgumentError:
+        raise ValueError(f"storage {storage!r}: give a database URL or "
+                         f"{JOURNAL}path/to/file") from None
+    return storage
+
+
+def open_storage(storage: str | Path | None):
+    """An Optuna storage for :func:`storage_url` ``(storage)``.
 
     A journal file (``JournalFileBackend``) is safe for many processes on one machine; SQLite
     is not (it reports "database is locked"), so it suits a single process only.
     """
-    storage = str(storage)
-    if "://" in storage:
-        return storage
-    Path(storage).parent.mkdir(parents=True, exist_ok=True)
+    url = storage_url(storage)
+    if not url.startswith(JOURNAL):
+        return url
+    path = Path(url[len(JOURNAL) - 1:])
+    path.parent.mkdir(parents=True, exist_ok=True)
     from optuna.storages.journal import JournalFileBackend
 
-    lock = _ProcessLock(storage) if fcntl is not None else None
-    return optuna.storages.JournalStorage(JournalFileBackend(storage, lock_obj=lock))
+    lock = _ProcessLock(str(path)) if fcntl is not None else None
+    return optuna.storages.JournalStorage(JournalFileBackend(str(path), lock_obj=lock))
 
 
 # --------------------------------------------------------------------------- the reporter
@@ -357,7 +392,8 @@ class Tuner:
     seed : int
         Seed of the sampler; trials and their order are reproducible with one parallel job.
     storage : str or Path, optional
-        Optuna storage URL or journal file path; default ``data_dir()/tuning/studies.journal``.
+        A database URL, ``journal:///path/to/file.journal`` or a ``Path`` to a journal file;
+        default ``data_dir()/tuning/studies.journal``.
     study_name : str, optional
         Default: derived from the settings, so the same tuning resumes its own study.
     direction : ``"maximize"`` or ``"minimize"``, optional
@@ -417,7 +453,7 @@ class Tuner:
         self.template = replace(template, metrics=metrics, name=None, callback=None)
         self.strategy, self.seed, self.grid_points = strategy, seed, grid_points
         self.max_jobs, self.max_parallel_jobs = max_jobs, max_parallel_jobs
-        self.storage = str(storage or data_dir() / "tuning" / "studies.journal")
+        self.storage = storage_url(storage)
         self.study_name = study_name or self._default_name()
         self.warm_start = warm_start
         self.backend, self.client = backend, client

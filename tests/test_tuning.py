@@ -213,3 +213,15 @@ def test_optuna_samplers_and_pruners_are_taken_as_they_are(template):
         tuning.Tuner(template, "roc_auc", BOOSTING, "random")  # options are keywords
     with pytest.raises(ValueError, match="pruner must be one of"):
         tuning.Tuner(template, "roc_auc", pruner="patient")
+
+
+def test_storage_is_a_url_or_an_explicit_journal(template, tmp_path):
+    journal = tmp_path / "mine.journal"
+    tuner = tuning.Tuner(template, "roc_auc", BOOSTING, max_jobs=1, storage=journal)
+    assert tuner.storage == f"journal:///{journal}"  # journal:/// and an absolute path
+    tuner.run(progress=False)
+    assert journal.stat().st_size > 0
+    again = tuning.Tuner(template, "roc_auc", BOOSTING, max_jobs=1, storage=tuner.storage)
+    assert len(again.study.trials) == 1  # the same study, found through the URL
+    with pytest.raises(ValueError, match="give a database URL or journal:///"):
+        tuning.Tuner(template, "roc_auc", storage="mine.journal")
