@@ -22,8 +22,6 @@ LAB_NAMES = labs.available()
 # nbgrader's autograde trips over its own SQLAlchemy session; harmless for the grades.
 pytestmark = pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")
 STUDENTS = ("solution", "released", "hardcoded")
-#: Per lab, on this 2-core machine (the acceptance bar of the labs).
-MAX_SOLUTION_SECONDS = 30
 
 # Runs first in the hard-coded variant. Every student function is wrapped: outside hidden
 # tests it computes and records its answer; inside them it replays a recorded answer - the one
@@ -168,7 +166,7 @@ def test_book_pages_state_each_labs_points(lab):
     total = visible + hidden + written
     book = labs.ROOT / "book" / "labs"
     page = (book / f"{lab[:5]}.md").read_text()
-    assert f"`labs/{lab}/{lab}.ipynb`" in page
+    assert f"```{{lab-downloads}} {lab}\n```" in page and f"`{lab}.ipynb`" in page
     assert (f"**Points:** {total:g} ({visible:g} visible, {hidden:g} hidden, "
             f"{written:g} written)") in page
     assert f"| {total:g} ({visible:g} / {hidden:g} / {written:g}) |" in (
@@ -281,7 +279,7 @@ def test_released_notebook_hides_solutions_and_hidden_tests(lab):
 
 
 @pytest.mark.parametrize("lab", LAB_NAMES)
-def test_self_check_passes_the_solution_in_time(lab, mlcycle):
+def test_self_check_passes_the_solution(lab, mlcycle):
     code, out, _ = mlcycle("labs", "check", str(source_path(lab)), "--json")
     report = json.loads(out)
     visible = [task for task in report["tasks"] if task["kind"] == "visible"]
@@ -289,15 +287,16 @@ def test_self_check_passes_the_solution_in_time(lab, mlcycle):
     assert all(task["status"] == "passed" for task in visible), visible
     assert report["visible_score"] == report["visible_total"] > 0
     assert report["hidden_total"] > 0 and report["written_total"] > 0
-    assert report["seconds"] <= MAX_SOLUTION_SECONDS
+    assert report["causes"] == []
 
 
 @pytest.mark.parametrize("lab", LAB_NAMES)
-def test_self_check_reports_failures_of_the_released_notebook(lab, mlcycle):
-    code, out, _ = mlcycle("labs", "check", str(labs.RELEASED / lab / f"{lab}.ipynb"))
-    assert code == 1
-    assert "FAILED: not attempted yet" in out
-    assert "Visible tests: 0 of" in out and "hidden tests" in out
+def test_self_check_finds_every_task_of_the_released_notebook_not_attempted(lab, mlcycle):
+    code, out, _ = mlcycle("labs", "check", str(labs.RELEASED / lab / f"{lab}.ipynb"), "--json")
+    report = json.loads(out)
+    visible = [task for task in report["tasks"] if task["kind"] == "visible"]
+    assert code == 1 and report["visible_score"] == 0 and report["causes"] == []
+    assert visible and {task["status"] for task in visible} == {labs.NOT_ATTEMPTED}, visible
 
 
 def test_self_check_survives_timeouts_and_a_dying_kernel(tmp_path):

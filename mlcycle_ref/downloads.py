@@ -1,0 +1,138 @@
+"""Sphinx extension: what a student downloads from the website, made when the book is built.
+
+Students never need the course repository (it holds the solutions). The built site offers:
+
+* on each lab page, the released notebook, and a zip of the lab with its data files
+  (the ``lab-downloads`` directive, given the lab's name);
+* a zip of every released lab (the same directive without a name links it alone);
+* every page of the book as a Jupyter notebook, generated from its MyST source and linked from
+  a download button in the page's header.
+
+Only released labs (:func:`mlcycle_ref.paths.course_files`) are copied; the files are written
+under ``downloads/`` in the HTML output when the build finishes::
+
+    ```{lab-downloads} lab01_exploration
+    ```
+
+>>> folder = downloads_folder("labs/lab01_exploration")
+>>> folder
+'downloads/labs/lab01_exploration'
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import nbformat
+from docutils import nodes
+from sphinx.util.docutils import SphinxDirective
+from sphinx.util.osutil import relative_uri
+
+from mlcycle_ref import labs
+
+FOLDER = "downloads"
+ALL_LABS = "mlcycle-labs.zip"
+
+
+def downloads_folder(relative: str = "") -> str:
+    """The site path of a download, ``downloads/<relative>``."""
+    return f"{FOLDER}/{relative}" if relative else FOLDER
+
+
+def _link(text: str, uri: str) -> nodes.paragraph:
+    paragraph = nodes.paragraph()
+    paragraph += nodes.reference("", text, refuri=uri, internal=False)
+    return paragraph
+
+
+class LabDownloads(SphinxDirective):
+    """``lab-downloads [LAB]``: links to a released lab, its zip and the zip of all labs."""
+
+    optional_arguments = 1
+
+    def run(self):
+        page = self.env.app.builder.get_target_uri(self.env.docname)
+
+        def uri(target: str) -> str:
+            return relative_uri(page, downloads_folder(target))
+
+        items = nodes.bullet_list(classes=["mlcycle-downloads"])
+        if self.arguments:
+            try:
+                (name,) = labs.resolve(self.arguments, labs.RELEASED)
+            except labs.LabError as error:
+                raise self.error(f"lab-downloads: {error}") from error
+            entries = [(f"The lab notebook, {name}.ipynb", f"labs/{name}/{name}.ipynb"),
+                       (f"The lab with its data files, {name}.zip", f"{name}.zip")]
+        else:
+            entries = []
+        entries.append((f"Every lab in one zip, {ALL_LABS}", ALL_LABS))
+        for text, target in entries:
+            item = nodes.list_item()
+            item += _link(text, uri(target))
+            items += item
+        return [items]
+
+
+def chapter_notebook(source: Path):
+    """A notebook made from a page's MyST source: its code cells become code cells.
+
+    >>> import tempfile
+    >>> page = Path(tempfile.mkdtemp()) / "page.md"
+    >>> _ = page.write_text("# Title\\n\\nSome text.\\n")
+    >>> [cell.cell_type for cell in chapter_notebook(page).cells]
+    ['markdown']
+    """
+    from myst_nb.core.read import read_myst_markdown_notebook
+
+    nb = read_myst_markdown_notebook(source.read_text(encoding="utf-8"))
+    nb.metadata.pop("jupytext", None)
+    nb.metadata.setdefault("kernelspec", {"name": labs.KERNEL, "display_name": "Python 3",
+                                          "language": "python"})
+    return nb
+
+
+def add_notebook_button(app, pagename, templatename, context, doctree):
+    """Offer the page as a notebook in the header (sphinx-book-theme's ``header_buttons``)."""
+    if doctree is None or "header_buttons" not in context or pagename not in _markdown_pages(app):
+        return
+    context["header_buttons"].append({
+        "type": "link", "url": context["pathto"](downloads_folder(f"chapters/{pagename}.ipynb"),
+                                                 1),
+        "text": ".ipynb", "icon": "fas fa-download", "label": "download-notebook-button",
+        "tooltip": "Download this page as a Jupyter notebook"})
+
+
+def _markdown_pages(app) -> set[str]:
+    env = app.env
+    return {docname for docname in env.found_docs
+            if Path(env.doc2path(docname, base=True)).suffix == ".md"}
+
+
+def write_downloads(app, exception) -> None:
+    """After a successful HTML build, write the labs, their zips and the page notebooks."""
+    if exception is not None or app.builder.format != "html":
+        return
+    from mlcycle_ref.labs.bundle import write_zip
+
+    out = Path(app.outdir) / FOLDER
+    shutil.rmtree(out, ignore_errors=True)
+    released = labs.RELEASED
+    for name in labs.available(released):
+        shutil.copytree(released / name, out / "labs" / name,
+                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+        write_zip(out / f"{name}.zip", [name], released=released)
+    write_zip(out / ALL_LABS, released=released)
+    for docname in sorted(_markdown_pages(app)):
+        target = out / "chapters" / f"{docname}.ipynb"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(chapter_notebook(Path(app.env.doc2path(docname))), target)
+
+
+def setup(app):
+    app.add_directive("lab-downloads", LabDownloads)
+    # After sphinx-book-theme has made its header buttons (priority 501).
+    app.connect("html-page-context", add_notebook_button, priority=600)
+    app.connect("build-finished", write_downloads)
+    return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

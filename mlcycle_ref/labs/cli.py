@@ -1,0 +1,93 @@
+"""The ``mlcycle labs`` commands: release (instructors), get and check (students)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from mlcycle_ref import labs
+
+
+def _failed(error: Exception) -> int:
+    print(f"mlcycle: error: {error}", file=sys.stderr)
+    return 2
+
+
+def _release_command(args) -> int:
+    from mlcycle_ref.labs.release import release
+
+    try:
+        for path in release(args.labs, source=args.source, destination=args.output):
+            print(f"released {path}")
+    except labs.LabError as error:
+        return _failed(error)
+    return 0
+
+
+def _get_command(args) -> int:
+    from mlcycle_ref.labs.bundle import get
+
+    try:
+        notebooks = get(args.folder, args.labs, overwrite=args.overwrite)
+    except labs.LabError as error:
+        return _failed(error)
+    for path in notebooks:
+        print(f"copied {path}")
+    print(f"Open them with: jupyter lab {args.folder}")
+    return 0
+
+
+def _check_command(args) -> int:
+    from mlcycle_ref.labs.selfcheck import check
+
+    print(f"Running {args.notebook} from a clean kernel, as the grader will...", file=sys.stderr)
+    try:
+        report = check(args.notebook, timeout=args.timeout)
+    except labs.LabError as error:
+        return _failed(error)
+    print(json.dumps(report.as_dict(), indent=2) if args.json else report.render())
+    return 0 if report.all_visible_passed else 1
+
+
+def register(subparsers) -> None:
+    """Add ``labs release``, ``labs get FOLDER`` and ``labs check NOTEBOOK`` to a command line.
+
+    >>> import argparse
+    >>> parser = argparse.ArgumentParser(prog="mlcycle")
+    >>> register(parser.add_subparsers(dest="command"))
+    >>> parser.parse_args(["labs", "check", "lab.ipynb", "--json"]).json
+    True
+    >>> parser.parse_args(["labs", "get", "my-labs", "lab01"]).labs
+    ['lab01']
+    """
+    group = subparsers.add_parser("labs", help="get the graded labs, self-check one, or release "
+                                  "them (instructors)")
+    commands = group.add_subparsers(dest="labs_command", metavar="COMMAND", required=True)
+
+    getting = commands.add_parser(
+        "get", help="copy the released lab notebooks (no solutions) into a folder of yours")
+    getting.add_argument("folder", type=Path, help="where to put the labs (created if needed)")
+    getting.add_argument("labs", nargs="*", metavar="LAB",
+                         help="lab names or prefixes such as lab01 (default: every lab)")
+    getting.add_argument("--overwrite", action="store_true",
+                         help="replace lab folders that already exist (your work in them is lost)")
+    getting.set_defaults(handler=_get_command)
+
+    checking = commands.add_parser(
+        "check", help="grade a lab notebook on its visible tests, exactly as the grader will")
+    checking.add_argument("notebook", type=Path, help="the lab notebook (.ipynb) to check")
+    checking.add_argument("--json", action="store_true", help="print the report as JSON")
+    checking.add_argument("--timeout", type=float, default=labs.CELL_TIMEOUT,
+                          help="seconds a cell may run (default: %(default)s)")
+    checking.set_defaults(handler=_check_command)
+
+    releasing = commands.add_parser(
+        "release", help="instructors: generate the student notebooks from the nbgrader sources")
+    releasing.add_argument("labs", nargs="*", metavar="LAB",
+                           help="lab names or prefixes such as lab01 (default: every lab)")
+    releasing.add_argument("--source", type=Path, default=labs.SOLUTIONS,
+                           help="folder of nbgrader source labs (default: %(default)s)")
+    releasing.add_argument("--output", type=Path, default=labs.ROOT / "labs",
+                           help="folder for the student versions (default: %(default)s)")
+    releasing.set_defaults(handler=_release_command)

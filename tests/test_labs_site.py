@@ -1,0 +1,99 @@
+"""The website's downloads: each lab, a zip of all labs, every page as a notebook; no secrets.
+
+A small Sphinx project with MyST-NB and ``mlcycle_ref.downloads`` is built from the book's
+own lab pages and one executable chapter (not executed here: the downloads do not depend on
+outputs). Everything the build wrote - pages, notebooks, zips - is then scanned for solution
+code, hidden tests and model answers.
+"""
+
+import shutil
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+from lab_secrets import leaks, secret_lines
+
+from mlcycle_ref import labs, paths
+
+BOOK = paths.REPOSITORY / "book"
+CONF = """
+extensions = ["myst_nb", "mlcycle_ref.downloads"]
+nb_execution_mode = "off"
+myst_enable_extensions = ["colon_fence", "deflist", "dollarmath"]
+html_theme = "sphinx_book_theme"
+html_theme_options = {"use_download_button": False}
+suppress_warnings = ["myst.xref_missing", "ref.term", "ref.doc", "toc.not_included"]
+exclude_patterns = ["_build"]
+"""
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    from sphinx.application import Sphinx
+
+    source = tmp_path_factory.mktemp("site-source")
+    (source / "conf.py").write_text(CONF)
+    pages = ["labs/index", *[f"labs/lab0{n}" for n in range(1, 8)], "lifecycle/training"]
+    for page in pages:
+        (source / page).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(BOOK / f"{page}.md", source / f"{page}.md")
+    (source / "index.md").write_text("# Course\n\n```{toctree}\n" + "\n".join(pages) + "\n```\n")
+    out = tmp_path_factory.mktemp("site")
+    app = Sphinx(str(source), str(source), str(out), str(out / ".doctrees"), "html",
+                 status=None, warning=None, freshenv=True)
+    app.build()
+    return out
+
+
+def test_each_lab_page_links_its_notebook_its_zip_and_all_labs(site):
+    for lab in labs.available(labs.RELEASED):
+        page = (site / "labs" / f"{lab[:5]}.html").read_text()
+        for target in (f"../downloads/labs/{lab}/{lab}.ipynb", f"../downloads/{lab}.zip",
+                       "../downloads/mlcycle-labs.zip"):
+            assert f'href="{target}"' in page, f"{lab}: no link to {target}"
+            assert (site / "labs" / target).resolve().is_file(), target
+        released = nbformat.read(labs.RELEASED / lab / f"{lab}.ipynb", as_version=4)
+        offered = nbformat.read(site / "downloads" / "labs" / lab / f"{lab}.ipynb", as_version=4)
+        assert offered == released
+    names = zipfile.ZipFile(site / "downloads" / "mlcycle-labs.zip").namelist()
+    assert sorted(names) == sorted(f"labs/{lab}/{lab}.ipynb"
+                                   for lab in labs.available(labs.RELEASED))
+
+
+def test_every_page_is_offered_as_a_notebook_with_its_code_cells(site):
+    chapter = nbformat.read(site / "downloads" / "chapters" / "lifecycle" / "training.ipynb",
+                            as_version=4)
+    nbformat.validate(chapter)
+    code = [cell for cell in chapter.cells if cell.cell_type == "code"]
+    assert code and "mlcycle_ref" in "".join(cell.source for cell in code)
+    assert chapter.metadata["kernelspec"]["name"] == "python3"
+    page = (site / "lifecycle" / "training.html").read_text()
+    assert "../downloads/chapters/lifecycle/training.ipynb" in page
+    offered = {path.relative_to(site / "downloads" / "chapters").with_suffix("").as_posix()
+               for path in (site / "downloads" / "chapters").rglob("*.ipynb")}
+    assert {"index", "labs/lab01", "lifecycle/training"} <= offered
+
+
+def test_nothing_the_site_offers_holds_a_secret(site):
+    secrets, found = secret_lines(), {}
+    assert len(secrets) > 100, "the scan knows the solutions it looks for"
+    for path in sorted(site.rglob("*")):
+        if not path.is_file() or ".doctrees" in path.parts:
+            continue
+        if path.suffix == ".zip":
+            with zipfile.ZipFile(path) as archive:
+                texts = {f"{path.name}:{name}": archive.read(name).decode("utf-8", "replace")
+                         for name in archive.namelist()}
+        else:
+            texts = {path.name: path.read_bytes().decode("utf-8", "replace")}
+        for name, text in texts.items():
+            if hits := leaks(text, secrets):
+                found[name] = hits[:3]
+    assert found == {}
+
+
+def test_the_scan_finds_a_leak_when_there_is_one():
+    secrets = secret_lines()
+    solution = (labs.SOLUTIONS / "lab01_exploration" / "lab01_exploration.ipynb").read_text()
+    assert leaks(solution, secrets)
