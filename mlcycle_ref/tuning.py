@@ -64,9 +64,9 @@ import psutil
 from matplotlib.figure import Figure
 from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 from optuna.trial import TrialState
+from rich.progress import MofNCompleteColumn, Progress
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
-from tqdm import tqdm
 
 from mlcycle_ref import callbacks, evaluate, jobs, models
 from mlcycle_ref.paths import data_dir
@@ -611,8 +611,9 @@ class Tuner:
         channels = self._channels()
         running: dict[int, tuple[optuna.Trial, jobs.Job]] = {}
         done = len(self._counted())
-        bar = tqdm(total=done + budget, initial=done, disable=not progress,
-                   desc=self.study_name, unit="job")
+        bar = Progress(*Progress.get_default_columns(), MofNCompleteColumn(), disable=not progress)
+        task = bar.add_task(self.study_name, total=done + budget, completed=done)
+        bar.start()
         try:
             while budget > 0 or running:
                 while budget > 0 and len(running) < self.max_parallel_jobs:
@@ -627,14 +628,14 @@ class Tuner:
                     if job.finished:
                         self._tell(trial, job)
                         del running[number]
-                        bar.update()
+                        bar.advance(task)
                 time.sleep(jobs.POLL_INTERVAL)
         except BaseException:
             for _, job in running.values():
                 job.stop()
             raise
         finally:
-            bar.close()
+            bar.stop()
         return self
 
     # ----------------------------------------------------------------------- results
