@@ -38,6 +38,15 @@ def _get_command(args) -> int:
     return 0
 
 
+def _setup_command(args) -> int:
+    from mlcycle_ref.labs.jupyter import student_setup
+
+    path = student_setup()
+    print(f"nbgrader's instructor tools (Formgrader, Course List, Create Assignment) are off in "
+          f"your JupyterLab ({path}); the Validate button stays.")
+    return 0
+
+
 def _check_command(args) -> int:
     from mlcycle_ref.labs.selfcheck import check
 
@@ -73,6 +82,10 @@ def register(subparsers) -> None:
     getting.add_argument("--overwrite", action="store_true",
                          help="replace lab folders that already exist (your work in them is lost)")
     getting.set_defaults(handler=_get_command)
+
+    setting_up = commands.add_parser(
+        "setup-jupyter", help="turn off nbgrader's instructor tools in your JupyterLab")
+    setting_up.set_defaults(handler=_setup_command)
 
     checking = commands.add_parser(
         "check", help="grade a lab notebook on its visible tests, exactly as the grader will")
