@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 import nbformat
 
 from mlcycle_ref import labs
+from mlcycle_ref.course import deadlines
 from mlcycle_ref.course.execute import grade_submission
 from mlcycle_ref.course.folder import (
     FAILED,
@@ -103,27 +104,25 @@ def _merge(course: Course, lab: str, record: dict) -> dict:
     Only this process writes to the gradebook, so SQLite is safe with any number of workers;
     merging again gives the same grades, which is what makes a crash at any point harmless.
     """
-    from nbgrader import utils
-    from nbgrader.preprocessors import AssignLatePenalties, SaveAutoGrades
+    from nbgrader.preprocessors import SaveAutoGrades
     from sqlalchemy.exc import SAWarning
 
     student = record["student"]
     if record["status"] == GRADED:
-        stamp_file = course.submitted(student, lab).with_name("timestamp.txt")
-        stamp = stamp_file.read_text().strip() if stamp_file.is_file() else ""
+        submitted_at = deadlines.submission_time(course, lab, student)
         with course.gradebook() as gradebook, warnings.catch_warnings():
             warnings.simplefilter("ignore", SAWarning)
             gradebook.update_or_create_student(student)
             gradebook.update_or_create_submission(
-                lab, student, **({"timestamp": utils.parse_utc(stamp)} if stamp else {}))
+                lab, student, **({"timestamp": submitted_at} if submitted_at else {}))
         nb = nbformat.read(course.autograded(student, lab), as_version=4)
         resources = {"nbgrader": {"notebook": lab, "assignment": lab, "student": student,
                                   "db_url": course.db_url}}
         with labs.venv_on_path(), warnings.catch_warnings():
             # nbgrader trips over its own SQLAlchemy session here; the grades are unaffected.
             warnings.simplefilter("ignore", SAWarning)
-            for step in (SaveAutoGrades, AssignLatePenalties):
-                step().preprocess(nb, resources)
+            SaveAutoGrades().preprocess(nb, resources)
+        deadlines.apply_late_penalty(course, lab, student, submitted_at)
     record["merged"] = True
     write_atomically(course.record(student, lab), json.dumps(record, indent=1))
     return record

@@ -49,6 +49,24 @@ def _autograde_command(args) -> int:
     return 130 if summary.interrupted else 0
 
 
+def _deadline_command(args) -> int:
+    from mlcycle_ref.course import deadlines
+
+    course = open_course(args.course)
+    if args.penalty:
+        deadlines.set_penalty(course, args.penalty, args.points_per_hour)
+    due = deadlines.parse_due(args.due) if args.due else None
+    deadlines.set_deadline(course, args.lab, due, student=args.student,
+                           extension_hours=args.extension)
+    lab = course.resolve(args.lab)
+    with course.gradebook() as gradebook:
+        when = gradebook.find_assignment(lab).duedate
+    print(f"{lab}: due {when:%Y-%m-%d %H:%M} UTC" if when else f"{lab}: no due date")
+    for student, hours in sorted(deadlines.extensions(course, lab).items()):
+        print(f"  extension for {student}: {hours:g} hour(s)")
+    return 0
+
+
 def _feedback_command(args) -> int:
     course = open_course(args.course)
     written = feedback(course, args.lab, args.students or None)
@@ -107,8 +125,9 @@ def register(subparsers) -> None:
                         "last_name, email)")
     parser.add_argument("--db-url", help="gradebook URL, e.g. postgresql://host/course "
                         "(default: sqlite gradebook.db in the folder)")
-    parser.add_argument("--source", type=Path, default=labs.SOLUTIONS,
-                        help="folder of nbgrader source labs (default: %(default)s)")
+    parser.add_argument("--source", type=Path,
+                        help="folder of nbgrader source labs to copy in (default: the "
+                        f"course's labs, {labs.SOLUTIONS})")
     parser.add_argument("--labs", nargs="*", metavar="LAB", help="labs to record (default: all)")
     parser.add_argument("--timeout", type=int, default=CELL_TIMEOUT,
                         help="seconds a cell may run when grading (default: %(default)s)")
@@ -147,6 +166,19 @@ def register(subparsers) -> None:
     parser.add_argument("--force", action="store_true", help="grade again what was graded")
     parser.add_argument("--scheduler", metavar="ADDRESS",
                         help="grade on this Dask scheduler, e.g. tcp://10.0.0.5:8786")
+
+    parser = command("deadline", _deadline_command,
+                     "set a lab's due date, a student's extension or the late penalty")
+    parser.add_argument("--due", help="due date and time, e.g. '2026-12-01 17:00' (UTC) or "
+                        "'2026-12-01 17:00+01:00'")
+    parser.add_argument("--student", metavar="ID", help="the student an extension is for")
+    parser.add_argument("--extension", type=float, metavar="HOURS",
+                        help="hours added to the due date for --student")
+    parser.add_argument("--penalty", choices=("none", "zero", "per-hour"),
+                        help="late penalty of the course (nbgrader's; default none)")
+    parser.add_argument("--points-per-hour", type=float, default=1.0,
+                        help="with --penalty per-hour: points off per hour started "
+                        "(default: %(default)s)")
 
     parser = command("feedback", _feedback_command, "write per-student HTML feedback")
     parser.add_argument("--student", dest="students", action="append", metavar="ID",

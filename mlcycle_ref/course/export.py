@@ -5,7 +5,8 @@ from __future__ import annotations
 from mlcycle_ref.course.folder import FAILED, GRADED, Course, read_record
 
 EXPORT_COLUMNS = ("student_id", "first_name", "last_name", "email", "lab", "status", "score",
-                  "max_score", "late_penalty", "needs_manual_grading", "problem")
+                  "max_score", "submitted_at", "hours_late", "late_penalty", "needs_manual_grading",
+                  "problem")
 
 
 def export(course: Course, output=None):
@@ -28,7 +29,8 @@ def export(course: Course, output=None):
                 row = {"student_id": student.id, "first_name": student.first_name or "",
                        "last_name": student.last_name or "", "email": student.email or "",
                        "lab": lab, "status": "missing", "score": 0.0,
-                       "max_score": assignment.max_score, "late_penalty": 0.0,
+                       "max_score": assignment.max_score, "submitted_at": "",
+                       "hours_late": 0.0, "late_penalty": 0.0,
                        "needs_manual_grading": False, "problem": record.get("problem", "")}
                 if record.get("status") == FAILED:
                     row.update(status="failed", problem=record["reason"])
@@ -39,7 +41,10 @@ def export(course: Course, output=None):
                         submission = None
                     if submission is not None:
                         penalty = submission.late_submission_penalty or 0.0
+                        stamp = submission.timestamp
                         row.update(status="graded", score=submission.score - penalty,
+                                   submitted_at=f"{stamp:%Y-%m-%d %H:%M:%S} UTC" if stamp else "",
+                                   hours_late=round(submission.total_seconds_late / 3600, 2),
                                    late_penalty=penalty,
                                    needs_manual_grading=bool(submission.needs_manual_grade))
                 elif course.submitted(student.id, lab).parent.is_dir():

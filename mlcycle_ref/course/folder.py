@@ -11,6 +11,7 @@ import csv
 import json
 import os
 import re
+import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,15 +29,22 @@ ROSTER_OPTIONAL = ("first_name", "last_name", "email")
 GRADED, FAILED = "graded", "failed"
 CONFIG_FILE = "nbgrader_config.py"
 CONFIG_TEXT = """\
-# Written by `mlcycle course init`. nbgrader's own commands read it too, for example
-# `nbgrader formgrader` to mark the written answers by hand.
+# Written by `mlcycle course init` and yours to edit: running init again leaves this file
+# alone. nbgrader's own commands read it when run in this folder. No path in it is absolute,
+# so the course folder can be moved or copied.
+import os
+
 c = get_config()  # noqa: F821
-c.CourseDirectory.root = {root!r}
-c.CourseDirectory.source_directory = {source!r}
-c.CourseDirectory.db_url = {db_url!r}
+c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
+c.CourseDirectory.source_directory = "source"
 c.CourseDirectory.course_id = {course_id!r}
 c.Execute.timeout = {timeout!r}
 c.OverwriteCells.add_missing_cells = True
+# Late submissions, after `mlcycle course deadline` set a due date: "none" or "zero" here, or
+# points off per hour started, the `mlcycle course deadline ... --penalty per-hour` way:
+#   c.AssignLatePenalties.plugin_class = "mlcycle_ref.course.late_penalty.PerHourPenalty"
+#   c.PerHourPenalty.points_per_hour = 1.0
+c.LateSubmissionPlugin.penalty_method = "none"
 """
 #: The course id of the gradebook. nbgrader's commands default to "" and its Gradebook to
 #: "default_course"; PostgreSQL, which checks foreign keys, needs the two to agree.
@@ -52,7 +60,7 @@ class CourseError(ValueError):
 class Course:
     """A course folder: where submissions, grades and feedback live, and where the labs come from.
 
-    >>> course = Course(Path("/srv/ml"), labs.SOLUTIONS, "sqlite:////srv/ml/gradebook.db")
+    >>> course = Course(Path("/srv/ml"), Path("/srv/ml/source"), "sqlite:////srv/ml/gradebook.db")
     >>> course.submitted("s001", "lab02_features").relative_to(course.root).as_posix()
     'submitted/s001/lab02_features/lab02_features.ipynb'
     """
@@ -79,8 +87,18 @@ class Course:
         return self.root / "grading" / lab / f"{student}.json"
 
     def config(self):
-        """The nbgrader configuration of this course (a traitlets ``Config``)."""
-        config = labs.course_config(self.root, db_url=self.db_url)
+        """The nbgrader configuration of this course (a traitlets ``Config``).
+
+        It is ``nbgrader_config.py`` with the instructor's edits (late penalties, for one),
+        then this folder's paths and gradebook, wherever the folder is now.
+        """
+        from traitlets.config import Config
+        from traitlets.config.loader import PyFileConfigLoader
+
+        config = Config()
+        if (self.root / CONFIG_FILE).is_file():
+            config = PyFileConfigLoader(CONFIG_FILE, path=str(self.root)).load_config()
+        config.merge(labs.course_config(self.root, db_url=self.db_url))
         config.CourseDirectory.source_directory = str(self.source)
         config.CourseDirectory.course_id = COURSE_ID
         config.Execute.timeout = self.timeout
@@ -138,15 +156,17 @@ def read_roster(path) -> list[dict[str, str]]:
     return students
 
 
-def init(course_dir, roster=None, *, source=labs.SOLUTIONS, lab_names=None,
+def init(course_dir, roster=None, *, source=None, lab_names=None,
          db_url: str | None = None, timeout: int = CELL_TIMEOUT) -> Course:
     """Create (or extend) a course folder and return it.
 
     Writes ``nbgrader_config.py`` (the gradebook is ``gradebook.db`` in the folder unless
-    ``db_url`` names another, such as ``postgresql://...``), adds or updates the students of
-    ``roster`` and records each lab of ``source`` in the gradebook, generating its student
-    version under ``release/``. Running it again adds students and new labs; labs already in
-    the gradebook are left alone, so their grades are safe.
+    ``db_url`` names another, such as ``postgresql://...``), copies each lab of ``source``
+    (default: the course's labs) into the folder's ``source/``, adds or updates the students of
+    ``roster`` and records each lab in the gradebook, generating its student version under
+    ``release/``. Running it again adds students and new labs; the configuration file, the
+    copied labs and the labs already in the gradebook are left alone, so edits and grades are
+    safe.
     """
     from nbgrader.apps import NbGraderAPI
 
@@ -157,14 +177,21 @@ def init(course_dir, roster=None, *, source=labs.SOLUTIONS, lab_names=None,
         if db_url and db_url != course.db_url:
             raise CourseError(f"{config_path}: this course already uses {course.db_url}")
     else:
-        course = Course(root, Path(source).resolve(),
-                        db_url or f"sqlite:///{root / 'gradebook.db'}", int(timeout))
-    names = labs.resolve(lab_names, course.source)
+        course = Course(root, root / "source", db_url or f"sqlite:///{root / 'gradebook.db'}",
+                        int(timeout))
+    origin = Path(source or (labs.SOLUTIONS if not config_path.exists() else course.source))
+    names = labs.resolve(lab_names, origin)
     students = read_roster(roster) if roster else []
     root.mkdir(parents=True, exist_ok=True)
-    config_path.write_text(CONFIG_TEXT.format(root=str(root), source=str(course.source),
-                                              db_url=course.db_url, course_id=COURSE_ID,
-                                              timeout=course.timeout))
+    if not config_path.exists():
+        text = CONFIG_TEXT.format(course_id=COURSE_ID, timeout=course.timeout)
+        if db_url:  # a server's URL; the default gradebook follows the folder
+            text += f"c.CourseDirectory.db_url = {db_url!r}\n"
+        config_path.write_text(text)
+    for name in names:
+        if not (course.source / name).exists():
+            shutil.copytree(origin / name, course.source / name,
+                            ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
     with labs.venv_on_path():
         with course.gradebook() as gradebook:
             for student in students:
@@ -184,16 +211,22 @@ def init(course_dir, roster=None, *, source=labs.SOLUTIONS, lab_names=None,
 
 
 def open_course(course_dir=".") -> Course:
-    """The course whose ``nbgrader_config.py`` is in ``course_dir`` (see :func:`init`)."""
+    """The course whose ``nbgrader_config.py`` is in ``course_dir`` (see :func:`init`).
+
+    Paths in the configuration are read relative to the folder, wherever it is now.
+    """
     from traitlets.config.loader import PyFileConfigLoader
 
     root = Path(course_dir).resolve()
     if not (root / CONFIG_FILE).is_file():
         raise CourseError(f"{root}: not a course folder (no {CONFIG_FILE}); "
                           "create one with `mlcycle course init`")
-    config = PyFileConfigLoader(CONFIG_FILE, path=str(root)).load_config()
+    try:
+        config = PyFileConfigLoader(CONFIG_FILE, path=str(root)).load_config()
+    except Exception as error:  # the instructor's Python: a typo raises anything
+        raise CourseError(f"{root / CONFIG_FILE}: cannot be read: {error}") from error
     directory = config.CourseDirectory
-    return Course(Path(directory.get("root", root)), Path(directory.source_directory),
+    return Course(root, root / directory.get("source_directory", "source"),
                   directory.get("db_url", f"sqlite:///{root / 'gradebook.db'}"),
                   int(config.Execute.get("timeout", CELL_TIMEOUT)))
 
