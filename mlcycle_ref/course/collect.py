@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import re
+import unicodedata
 import zipfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from mlcycle_ref.course import deadlines
 from mlcycle_ref.course.folder import Course, CourseError, roster_ids, write_atomically
 
 #: Notebooks larger than this are not collected (an LMS zip can hold anything).
@@ -27,6 +29,9 @@ class CollectReport:
     rejected: dict[str, str] = field(default_factory=dict)    # file -> reason
     stray: list[str] = field(default_factory=list)            # files that are not notebooks
     missing: list[str] = field(default_factory=list)          # students without a notebook
+    #: student -> why the notebook found was not filed: the one collected before is newer
+    kept: dict[str, str] = field(default_factory=dict)
+    replaced: dict[str, str] = field(default_factory=dict)    # student -> when the old one came
 
     def render(self) -> str:
         lines = [f"Collected {len(self.collected)} submission(s) of {self.lab}."]
@@ -36,7 +41,11 @@ class CollectReport:
             ("duplicates (the newest notebook was kept)",
              [f"{student}: ignored {', '.join(names)}"
               for student, names in sorted(self.duplicates.items())]),
-            ("notebooks whose name carries no student id of the roster", self.unknown),
+            ("older than the submission collected before, skipped",
+             [f"{student}: {why}" for student, why in sorted(self.kept.items())]),
+            ("newer than the submission collected before, which they replace",
+             [f"{student}: {when}" for student, when in sorted(self.replaced.items())]),
+            ("notebooks whose name carries no student id or name of the roster", self.unknown),
             ("rejected", [f"{name}: {reason}" for name, reason in sorted(self.rejected.items())]),
             ("stray files (not notebooks), ignored", self.stray),
             ("students without a submission", self.missing),
@@ -70,6 +79,33 @@ def _members(origin: Path, stack: contextlib.ExitStack):
         raise CourseError(f"{origin}: neither a folder nor a zip file")
 
 
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFC", text).casefold()
+
+
+def match_name(name: str, names: dict[str, str]) -> list[str]:
+    """The students whose full name starts a folder or file name of ``name``, then ``_``.
+
+    That is how Moodle names the folders of a download of all submissions ("Ada
+    Lovelace_1234_assignsubmission_file_"): by name and an id of Moodle's own, not the
+    student's. ``names`` maps student ids to "first last"; case and accents' encoding are
+    ignored.
+
+    >>> match_name("Zoë Ng_48_assignsubmission_file_/lab.ipynb", {"s1": "Zoë Ng", "s2": "Al B"})
+    ['s1']
+    """
+    parts = [_fold(part) for part in Path(name).parts]
+    return sorted(student for student, full in names.items() if full.strip() and any(
+        part == _fold(full) or part.startswith(_fold(full) + "_") for part in parts))
+
+
+def roster_names(course: Course) -> dict[str, str]:
+    """Student id -> "first last" for the students of the gradebook with both names."""
+    with course.gradebook() as gradebook:
+        return {student.id: f"{student.first_name} {student.last_name}"
+                for student in gradebook.students if student.first_name and student.last_name}
+
+
 def match_student(name: str, students) -> list[str]:
     """The student ids that ``name`` carries as whole words, longest ids first.
 
@@ -94,9 +130,12 @@ def collect(course: Course, lab: str, origin) -> CollectReport:
     """File the notebooks of ``origin`` (a folder or an LMS zip) as submissions of ``lab``.
 
     Each notebook goes to the roster student whose id its path carries (see
-    :func:`match_student`); a student with several notebooks keeps the newest one whose name
-    mentions the lab. The notebook is written as ``submitted/<id>/<lab>/<lab>.ipynb`` with
-    nbgrader's ``timestamp.txt``. Nothing is read as a notebook yet: a broken file is
+    :func:`match_student`), or else whose full name starts a folder name, as in Moodle's
+    downloads (:func:`match_name`); a student with several notebooks keeps the newest one whose
+    name mentions the lab. Its time is that of a ``timestamp.txt`` beside it, or else of the zip
+    entry or file. The notebook is written as ``submitted/<id>/<lab>/<lab>.ipynb`` with
+    nbgrader's ``timestamp.txt``, unless the submission collected before is newer: that one
+    stays, and the report says so. Nothing is read as a notebook yet: a broken file is
     collected, and grading reports it.
     """
     lab = course.resolve(lab)
@@ -106,7 +145,8 @@ def collect(course: Course, lab: str, origin) -> CollectReport:
     students = roster_ids(course)
     report = CollectReport(lab)
     with contextlib.ExitStack() as stack:
-        candidates = _candidates(_members(origin, stack), students, lab, report)
+        candidates = _candidates(_members(origin, stack), students, roster_names(course),
+                                 lab, report)
         for student, files in sorted(candidates.items()):
             _file_submission(course, lab, student, files, report)
     report.missing = [student for student in students if student not in report.collected
@@ -114,16 +154,25 @@ def collect(course: Course, lab: str, origin) -> CollectReport:
     return report
 
 
-def _candidates(members, students, lab: str, report: CollectReport) -> dict[str, list[tuple]]:
+def _candidates(members, students, names: dict[str, str], lab: str,
+                report: CollectReport) -> dict[str, list[tuple]]:
     """Student -> (mentions the lab, time, name, reader) of each notebook that is theirs."""
     candidates: dict[str, list[tuple]] = {}
+    members = list(members)
+    stamps = {Path(name).parent: read for name, _, size, read in members
+              if Path(name).name == "timestamp.txt" and size < 1000}
     for name, stamp, size, read in members:
         parts = Path(name).parts
+        if Path(name).parent in stamps:
+            stamp = _stamp_time(stamps[Path(name).parent], f"{Path(name).parent}/timestamp.txt",
+                                stamp)
+        if parts[-1] == "timestamp.txt":
+            continue
         if not name.lower().endswith(".ipynb") or any(
                 part.startswith((".", "__MACOSX")) for part in parts):
             report.stray.append(name)
             continue
-        owners = match_student(name, students)
+        owners = match_student(name, students) or match_name(name, names)
         if not owners:
             report.unknown.append(name)
         elif len(owners) > 1:
@@ -136,16 +185,34 @@ def _candidates(members, students, lab: str, report: CollectReport) -> dict[str,
     return candidates
 
 
+def _stamp_time(read, name: str, fallback: float) -> float:
+    """The time in an nbgrader ``timestamp.txt``, as a POSIX timestamp."""
+    from nbgrader import utils
+
+    try:
+        return utils.parse_utc(read().decode().strip()).replace(tzinfo=UTC).timestamp()
+    except (ValueError, OverflowError, UnicodeDecodeError):
+        raise CourseError(f"{name}: not a time nbgrader can read") from None
+
+
 def _file_submission(course: Course, lab: str, student: str, files: list[tuple],
                      report: CollectReport) -> None:
     """Keep the newest of a student's notebooks that mentions the lab (or just the newest)."""
     files.sort(key=lambda item: item[:2], reverse=True)
     mentions_lab, stamp, name, read = files[0]
     target = course.submitted(student, lab)
+    arrived = datetime.fromtimestamp(stamp, UTC)
+    before = deadlines.submission_time(course, lab, student) if target.is_file() else None
+    if before is not None and before.replace(tzinfo=UTC) > arrived:
+        report.kept[student] = (f"{name} ({arrived:%Y-%m-%d %H:%M} UTC) is older than the one "
+                                f"collected before ({before:%Y-%m-%d %H:%M} UTC)")
+        return
+    if before is not None and before.replace(tzinfo=UTC) < arrived:
+        report.replaced[student] = f"{name} replaces the one of {before:%Y-%m-%d %H:%M} UTC"
     target.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(target, read())
-    when = datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%d %H:%M:%S.%f %Z")
-    (target.parent / "timestamp.txt").write_text(when)
+    when = arrived.strftime("%Y-%m-%d %H:%M:%S.%f %Z")
+    write_atomically(target.parent / "timestamp.txt", when)
     report.collected[student] = name
     if not mentions_lab:
         report.renamed[student] = name
