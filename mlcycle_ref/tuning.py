@@ -457,7 +457,7 @@ class Tuner:
         self.study_name = study_name or self._default_name()
         self.warm_start = warm_start
         self.backend, self.client = backend, client
-        self.store = jobs._as_store(store)
+        self.store = jobs.as_store(store)
         self._study: optuna.Study | None = None
 
     def __repr__(self) -> str:

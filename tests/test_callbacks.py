@@ -55,10 +55,19 @@ def test_stop_training_reaches_the_caller():
         xgboost.XGBClassifier(n_estimators=5, callbacks=[Refuse()]).fit(X, y)
 
 
+def _run_time_nodes(node):
+    """Every node under ``node`` except those only type checkers see (``if TYPE_CHECKING:``)."""
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, ast.If) and getattr(child.test, "id", None) == "TYPE_CHECKING":
+            continue
+        yield child
+        yield from _run_time_nodes(child)
+
+
 def _imports(path: Path) -> set[str]:
-    """The package's modules that ``path`` imports, at the top or inside a function."""
+    """The package's modules that ``path`` imports when it runs, at the top or in a function."""
     found = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in _run_time_nodes(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
         elif isinstance(node, ast.Import):

@@ -13,6 +13,7 @@ import pytest
 
 from mlcycle_ref import data, jobs, models
 from mlcycle_ref.jobs import JobSpec
+from mlcycle_ref.jobs.job import _read_events as read_events
 
 # Enough boosting rounds on breast_cancer to keep a job busy for minutes.
 ENDLESS = {"n_estimators": 1_000_000, "learning_rate": 0.001}
@@ -153,7 +154,7 @@ def test_stop_and_a_killed_worker_end_the_job_not_the_caller(cancer):
     assert (stopped.status, stopped.secondary_status) == ("Stopped", "Stopped")
     assert stopped.stop_requested
 
-    worker = next(e["pid"] for e in jobs._read_events(killed.folder) if "pid" in e)
+    worker = next(e["pid"] for e in read_events(killed.folder) if "pid" in e)
     os.kill(worker, signal.SIGKILL)
     killed.wait(timeout=10)
     assert killed.status == "Failed"
