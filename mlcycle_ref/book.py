@@ -26,6 +26,8 @@ Enable it in ``_config.yml``::
 """
 
 import hashlib
+import importlib
+import pkgutil
 import shutil
 from pathlib import Path
 
@@ -33,6 +35,7 @@ import yaml
 from docutils import nodes
 from docutils.statemachine import StringList
 from sphinx.util.docutils import SphinxDirective
+from sphinx.util.nodes import nested_parse_with_titles
 
 #: Where the copy lives, relative to the site's ``_static`` folder.
 MATHJAX_FOLDER = "mathjax"
@@ -73,6 +76,8 @@ def copy_mathjax(destination: Path) -> Path:
 #: Style the theme lacks. Sphinx never breaks inside an inline-code word, and a field list's
 #: grid cell grows to its widest code block: on a phone either would widen the whole page.
 #: A glossary entry's aliases are link targets too, shown quieter than the term itself.
+#: Output tables keep one line per row (a wide one scrolls in its own box); on a phone a
+#: figure keeps its drawn size and scrolls sideways, so its text is never shrunk below 9 px.
 SITE_CSS_FILE = "mlcycle-site.css"
 SITE_CSS = """\
 code.literal span.pre, .sig span.pre { white-space: normal; overflow-wrap: break-word; }
@@ -80,6 +85,11 @@ code.literal span.pre, .sig span.pre { white-space: normal; overflow-wrap: break
 dl.field-list > dd { min-width: 0; }
 dl.glossary dt + dt { font-weight: normal; font-size: 0.9em; color: var(--pst-color-text-muted); }
 dl.glossary dt + dt::before { content: "also: "; font-style: italic; }
+div.cell_output table th, div.cell_output table td { white-space: nowrap; }
+@media (max-width: 40rem) {
+  div.cell_output { overflow-x: auto; }
+  div.cell_output img { max-width: none !important; }
+}
 """
 #: pydata-sphinx-theme 0.17 and sphinx-book-theme wire only the first ``.primary-toggle`` and
 #: ``.secondary-toggle`` of a page (pydata-sphinx-theme issue 2451): hidden navbar buttons, so
@@ -92,6 +102,57 @@ document.addEventListener("DOMContentLoaded", () => {
     others.forEach((button) => button.addEventListener("click", () => wired.click()));
   }
 });
+"""
+
+
+#: Modules that build the site around the pages; no page's code imports them, so a change to
+#: them needs no page executed again.
+NOT_RUN_BY_PAGES = ("book.py", "pdf.py")
+
+#: The theme's markup fails axe-core in four ways; each is repaired once the page has loaded.
+#: - the sidebar's expand arrows are ``<summary>`` elements with no name;
+#: - buttons whose ``aria-label`` leaves out their visible text ("Search" on a button that
+#:   shows "Search Ctrl+K") and icons whose ``title`` adds text the label does not have;
+#: - the sidebar's logo and search button sit outside every landmark;
+#: - pandas tables leave their corner header cells empty.
+ACCESSIBILITY_FIXES = """\
+(() => {
+  const repair = () => {
+    document.querySelectorAll("summary").forEach((summary) => {
+      if (summary.textContent.trim() || summary.getAttribute("aria-label")) return;
+      const item = summary.closest("li");
+      const link = item && item.querySelector(":scope > a");
+      summary.setAttribute("aria-label",
+        "Sections of " + (link ? link.textContent.trim() : "this page"));
+    });
+    document.querySelectorAll("button i[title], button .fa-solid, button .fa-brands")
+      .forEach((icon) => icon.setAttribute("aria-hidden", "true"));
+    document.querySelectorAll("button[aria-label], a[aria-label], summary[aria-label]")
+      .forEach((control) => {
+        const text = control.textContent.replace(/\\s+/g, " ").trim();
+        const label = control.getAttribute("aria-label");
+        if (text && !label.toLowerCase().includes(text.toLowerCase())) {
+          control.removeAttribute("aria-label");
+        }
+      });
+    document.querySelectorAll(".bd-sidebar-primary").forEach((sidebar) => {
+      if (!sidebar.getAttribute("role") && sidebar.tagName !== "DIALOG") {
+        sidebar.setAttribute("role", "complementary");
+        sidebar.setAttribute("aria-label", "Book contents");
+      }
+    });
+    document.querySelectorAll("table th").forEach((cell) => {
+      if (!cell.textContent.trim() && !cell.querySelector(".visually-hidden")) {
+        const name = document.createElement("span");
+        name.className = "visually-hidden";
+        name.textContent = cell.closest("thead") ? "row label" : "row";
+        cell.append(name);
+      }
+    });
+  };
+  document.addEventListener("DOMContentLoaded", repair);
+  window.addEventListener("load", repair);
+})();
 """
 
 
@@ -108,7 +169,7 @@ def package_fingerprint(root: Path = Path(__file__).parent) -> str:
     """
     digest = hashlib.sha256()
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        if "__pycache__" not in path.parts:
+        if "__pycache__" not in path.parts and path.name not in NOT_RUN_BY_PAGES:
             digest.update(path.relative_to(root).as_posix().encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
@@ -188,6 +249,109 @@ class GlossaryBank(SphinxDirective):
         return container.children
 
 
+def api_modules(name: str) -> list[str]:
+    """Return a module's name and, for a package, the names of all its public submodules.
+
+    The API pages list modules through this, so a package that gains or splits a module is
+    documented without editing the page.
+
+    >>> names = api_modules("mlcycle_ref.quiz")
+    >>> names[0], "mlcycle_ref.quiz.bank" in names
+    ('mlcycle_ref.quiz', True)
+    >>> api_modules("mlcycle_ref.data")
+    ['mlcycle_ref.data']
+    """
+    module = importlib.import_module(name)
+    names = [name]
+    for found in pkgutil.iter_modules(getattr(module, "__path__", [])):
+        if not found.name.startswith("_"):
+            names += api_modules(f"{name}.{found.name}")
+    return names
+
+
+def api_markup(name: str) -> list[str]:
+    """Return the MyST lines documenting a module, one section per submodule of a package.
+
+    >>> print("\\n".join(api_markup("mlcycle_ref.plots")))
+    ```{eval-rst}
+    .. automodule:: mlcycle_ref.plots
+       :members:
+    ```
+    """
+    modules = api_modules(name)
+    lines = []
+    for number, module in enumerate(modules):
+        if number:
+            lines += ["", f"## `{module}`", ""]
+        lines += ["```{eval-rst}", f".. automodule:: {module}", "   :members:"]
+        # A package's __all__ names what its modules define: document those with their own
+        # module and keep, for the package, only what it defines itself.
+        if len(modules) > 1 and not number:
+            lines.append("   :ignore-module-all:")
+        lines.append("```")
+    return lines
+
+
+class ApiModule(SphinxDirective):
+    """``api-module``: the reference of one module of the package, or of a package and its
+    submodules, each submodule under its own heading."""
+
+    required_arguments = 1
+
+    def run(self):
+        try:
+            markup = api_markup(self.arguments[0])
+        except ImportError as error:
+            raise self.error(f"api-module: cannot import {self.arguments[0]}: {error}") from error
+        container = nodes.container()
+        nested_parse_with_titles(self.state, StringList(markup, source=self.env.docname),
+                                 container)
+        return container.children
+
+
+def defining_name(name: str) -> str | None:
+    """Return where the object called ``name`` is defined, when that is another name.
+
+    A package re-exports what its modules define, so a docstring may say ``init`` where the
+    reference lists ``mlcycle_ref.course.folder.init``.
+
+    >>> defining_name("mlcycle_ref.quiz.Question")
+    'mlcycle_ref.quiz.bank.Question'
+    >>> defining_name("mlcycle_ref.quiz.bank.Question") is None
+    True
+    """
+    parts = name.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        try:
+            found = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        try:
+            for attribute in parts[cut:]:
+                found = getattr(found, attribute)
+        except AttributeError:
+            return None
+        module = getattr(found, "__module__", None)
+        qualname = getattr(found, "__qualname__", None)
+        if isinstance(module, str) and isinstance(qualname, str):
+            defined = f"{module}.{qualname}"
+            return defined if defined != name else None
+        return None
+    return None
+
+
+def _resolve_reexport(app, env, node, contnode):
+    if node.get("refdomain") != "py":
+        return None
+    target, module = node["reftarget"], node.get("py:module")
+    for name in ([f"{module}.{target}"] if module else []) + [target]:
+        defined = defining_name(name) if name.startswith("mlcycle_ref.") else None
+        if defined:
+            return env.get_domain("py").resolve_xref(env, node["refdoc"], app.builder,
+                                                     node["reftype"], defined, node, contnode)
+    return None
+
+
 def _is_thebe(script) -> bool:
     filename = str(getattr(script, "filename", script) or "")
     body = str(getattr(script, "attributes", {}).get("body", ""))
@@ -213,7 +377,10 @@ def setup(app):
     app.connect("builder-inited", _install_site_css)
     app.add_css_file(SITE_CSS_FILE)
     app.add_js_file(None, body=SIDEBAR_TOGGLES)
+    app.add_js_file(None, body=ACCESSIBILITY_FIXES)
     app.connect("html-page-context", _drop_thebe)
+    app.connect("missing-reference", _resolve_reexport)
     app.connect("html-page-context", _default_colour_mode)
     app.add_directive("glossary-bank", GlossaryBank)
+    app.add_directive("api-module", ApiModule)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

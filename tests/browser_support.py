@@ -16,7 +16,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
-SITE = ROOT / "_build" / "html"
+# The book builds into <OUTPUT>/_build/html: the repository by default, as `make book` does;
+# MLCYCLE_BOOK_OUTPUT names another folder, so parallel work need not share one build.
+OUTPUT = Path(os.environ.get("MLCYCLE_BOOK_OUTPUT", ROOT))
+SITE = OUTPUT / "_build" / "html"
 CHROMIUM = "/usr/bin/chromium"
 # --no-sandbox: Chromium refuses to start as root without it. The rest stop the browser's own
 # background traffic (updates, sync), so every request we see comes from the site.
@@ -59,19 +62,25 @@ def newest_source_time(root: Path = ROOT) -> float:
     return max(times)
 
 
+def build_book(*options: str) -> subprocess.CompletedProcess:
+    """Build the book into ``OUTPUT`` as `make book` does (warnings are errors)."""
+    bin_dir = Path(sys.executable).parent
+    return subprocess.run(
+        [str(bin_dir / "jupyter-book"), "build", str(ROOT), "-W", "-n", "--keep-going",
+         "--path-output", str(OUTPUT), *options],
+        capture_output=True, text=True, timeout=1500,
+        env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+             "OMP_NUM_THREADS": "1"},
+    )
+
+
 def ensure_built(site: Path = SITE) -> Path:
     """Return the built site, building the book first (as `make book` does) if it is stale."""
     # Sphinx rewrites .buildinfo at the end of every build.
     stamp = site / ".buildinfo"
     if stamp.is_file() and stamp.stat().st_mtime >= newest_source_time():
         return site
-    bin_dir = Path(sys.executable).parent
-    result = subprocess.run(
-        [str(bin_dir / "jupyter-book"), "build", str(ROOT), "-W", "-n", "--keep-going", "--all"],
-        capture_output=True, text=True, timeout=1500,
-        env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-             "OMP_NUM_THREADS": "1"},
-    )
+    result = build_book("--all")
     assert result.returncode == 0, (result.stdout + result.stderr)[-6000:]
     return site
 

@@ -1,17 +1,14 @@
 """The book builds with warnings as errors, executes its code, and stays inside the site."""
 
-import os
 import re
 import subprocess
 import sys
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 import yaml
+from browser_support import ROOT, SITE, build_book
 
-ROOT = Path(__file__).resolve().parents[1]
-SITE = ROOT / "_build" / "html"
 OUTSIDE = re.compile(r"^(https?:)?//", re.IGNORECASE)
 CSS_URL = re.compile(r"""url\(\s*['"]?([^'")]+)|@import\s+['"]([^'"]+)""")
 
@@ -54,12 +51,7 @@ def toc_files() -> list[str]:
 @pytest.fixture(scope="session")
 def built_site():
     """Build the whole book once, as `make book` does (warnings are errors)."""
-    bin_dir = Path(sys.executable).parent
-    result = subprocess.run(
-        [str(bin_dir / "jupyter-book"), "build", str(ROOT), "-W", "-n", "--keep-going", "--all"],
-        capture_output=True, text=True, timeout=1500,
-        env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"},
-    )
+    result = build_book("--all")
     assert result.returncode == 0, (result.stdout + result.stderr)[-6000:]
     return SITE
 
