@@ -10,7 +10,6 @@ full marks, the batch must finish, and every attempt must fail or stay inside it
 import ast
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -315,16 +314,7 @@ except OSError as error:
 """
 
 
-@pytest.fixture
-def open_folder():
-    """A scratch folder that an unprivileged user can reach (pytest's are private to root)."""
-    folder = Path(tempfile.mkdtemp(prefix="mlcycle-sandbox-test-"))
-    folder.chmod(0o755)
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
-
-
-def test_the_user_namespace_sandbox_of_an_unprivileged_grader(open_folder):
+def test_the_user_namespace_sandbox_of_an_unprivileged_grader(tmp_path):
     """The sandbox an instructor without root gets: uid 65534 in a user namespace.
 
     The other tests run as whoever runs the suite; as root they use the fresh-uid sandbox, so
@@ -333,10 +323,9 @@ def test_the_user_namespace_sandbox_of_an_unprivileged_grader(open_folder):
     python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
     as_nobody = {}
     if os.geteuid() == 0:
-        os.chown(open_folder, sandbox.NOBODY, sandbox.NOBODY)
         as_nobody = {"user": sandbox.NOBODY, "group": sandbox.NOBODY, "extra_groups": []}
-    argv = sandbox.command(open_folder, [python, "-c", PROBE], sandbox.Sandbox(),
-                           privileged=False, exposed=[])
+    argv = sandbox.command(tmp_path, [python, "-c", PROBE], sandbox.Sandbox(), privileged=False,
+                           exposed=[])
     done = subprocess.run(argv, capture_output=True, text=True, timeout=120,
                           env={"PATH": "/usr/bin:/bin"}, **as_nobody)
     assert done.returncode == 0, done.stderr

@@ -2,16 +2,18 @@
 
 Autograde runs code written by students, so each submission runs in a sandbox made by
 bubblewrap (the ``bwrap`` command Flatpak uses) instead of as the instructor. The executor
-and the kernel run there together: the worker hands the restored notebook to a small runner,
-:func:`main`, on its standard input and reads the executed
-notebook back from its standard output. Only the worker's parent writes the gradebook.
+and the kernel run there together: the worker hands the restored notebook and the files of
+the scratch folder to a small runner, :func:`main`, on its standard input and reads the
+executed notebook back from its standard output. Only the worker's parent writes the
+gradebook.
 
 Inside the sandbox
 
 * the file system holds the system folders (``/usr``, ``/etc``), the Python environment and
-  the course package, all read-only, plus the submission's scratch folder, the only host folder
-  it can write. Everything else of the host is absent: the course folder, the gradebook, the
-  lab sources, other submissions, home folders, the host's ``/tmp`` (a private one replaces it).
+  the course package, all read-only. The working folder (at the scratch folder's path, with a
+  copy of its files) and ``/tmp`` are private in-memory folders of limited size, so student
+  code writes nothing on the host's disks. Everything else of the host is absent: the course
+  folder, the gradebook, the lab sources, other submissions, home folders, the host's ``/tmp``.
   Folders an instructor names in ``hide`` are covered even when they lie inside those above;
 * the network is a namespace of its own with only a loopback interface: no route out, and
   the host's 127.0.0.1 is another machine's;
@@ -35,6 +37,7 @@ itself undumpable so that a kernel running as the same user cannot open it throu
 from __future__ import annotations
 
 import argparse
+import base64
 import ctypes
 import functools
 import json
@@ -84,8 +87,9 @@ class Limits:
     pandas allocate), so an allocation past it fails with ``MemoryError`` in the cell that
     made it. ``processes`` caps the processes and threads of the sandbox's user
     (``RLIMIT_NPROC``), which stops a fork bomb. ``file_mb`` caps the size of any one file
-    written (``RLIMIT_FSIZE``: a bigger write fails with "File too large") and of the private
-    ``/tmp``. ``cpu_seconds`` caps the CPU time of each process (``RLIMIT_CPU``).
+    written (``RLIMIT_FSIZE``: a bigger write fails with "File too large"); each of the two
+    folders it can write, its working folder and ``/tmp``, holds twice that ("No space left on
+    device" past it). ``cpu_seconds`` caps the CPU time of each process (``RLIMIT_CPU``).
 
     >>> Limits(processes=0)
     Traceback (most recent call last):
@@ -244,7 +248,8 @@ def command(folder, argv: list[str], sandbox: Sandbox, *, privileged: bool,
             exposed: list[str]) -> list[str]:
     """The ``bwrap`` command that runs ``argv`` in ``folder``, sandboxed as ``sandbox`` says.
 
-    ``exposed`` folders are shown read-only; ``folder`` is the only writable host folder.
+    ``exposed`` folders are shown read-only. No host folder is writable: at ``folder``'s path
+    and at ``/tmp`` are private in-memory folders of twice ``sandbox.limits.file_mb`` MiB.
 
     >>> argv = command("/tmp/grading/s001", ["python", "run.py"], Sandbox(hide=("/srv",)),
     ...                privileged=False, exposed=["/srv/venv"])
@@ -252,8 +257,8 @@ def command(folder, argv: list[str], sandbox: Sandbox, *, privileged: bool,
     ['bwrap', '--unshare-user', '--uid', '65534']
     >>> argv[-4:]
     ['--chdir', '/tmp/grading/s001', 'python', 'run.py']
-    >>> "--unshare-net" in argv, argv[argv.index("--bind") + 1]
-    (True, '/tmp/grading/s001')
+    >>> "--unshare-net" in argv, "--bind" in argv, argv[argv.index("--chdir") - 1]
+    (True, False, '/tmp/grading/s001')
     >>> argv[argv.index("/srv/venv") - 1]
     '--ro-bind'
     """
@@ -267,8 +272,8 @@ def command(folder, argv: list[str], sandbox: Sandbox, *, privileged: bool,
             argv_out += ["--symlink", os.readlink(path), path]
         elif os.path.isdir(path):
             argv_out += ["--ro-bind", path, path]
-    argv_out += ["--dev", "/dev", "--proc", "/proc",
-                 "--size", str(sandbox.limits.file_mb * MIB), "--tmpfs", "/tmp",
+    size = str(2 * sandbox.limits.file_mb * MIB)
+    argv_out += ["--dev", "/dev", "--proc", "/proc", "--size", size, "--tmpfs", "/tmp",
                  "--chmod", "1777", "/tmp"]
     made: set[str] = set()
     shown = _outermost([*exposed, *map(os.path.abspath, sandbox.expose)])
@@ -277,7 +282,7 @@ def command(folder, argv: list[str], sandbox: Sandbox, *, privileged: bool,
     for path in _outermost(map(os.path.abspath, sandbox.hide)):
         if _inside(path, shown) and os.path.isdir(path):
             argv_out += ["--tmpfs", path]
-    argv_out += _parents(folder, made) + ["--bind", folder, folder, "--chdir", folder]
+    argv_out += _parents(folder, made) + ["--size", size, "--tmpfs", folder, "--chdir", folder]
     return argv_out + list(argv)
 
 
@@ -312,21 +317,35 @@ def environment() -> dict[str, str]:
     return env
 
 
-def _hand_over(folder: Path, uid: int) -> None:
-    """Give the scratch folder to the sandbox's fresh uid (grading as root only)."""
-    for parent, folders, files in os.walk(folder):
-        os.chown(parent, uid, uid)
-        for name in folders + files:
-            os.chown(os.path.join(parent, name), uid, uid, follow_symlinks=False)
+def _files(folder: Path) -> dict[str, str]:
+    """The files under ``folder`` by relative path, their bytes in base64 (for JSON)."""
+    return {path.relative_to(folder).as_posix(): base64.b64encode(path.read_bytes()).decode()
+            for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def _unpack(files: dict[str, str], uid: int | None) -> None:
+    """Write ``files`` (see :func:`_files`) into the working folder, owned by ``uid``."""
+    for relative, content in files.items():
+        path = Path(relative)
+        if path.is_absolute() or ".." in path.parts:
+            raise ValueError(f"{relative}: not a path inside the working folder")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(base64.b64decode(content))
+    if uid is not None:
+        for parent, folders, names in os.walk("."):
+            os.chown(parent, uid, uid)
+            for name in folders + names:
+                os.chown(os.path.join(parent, name), uid, uid, follow_symlinks=False)
 
 
 def execute(nb, folder, *, timeout: int, limit: float, sandbox: Sandbox) -> str:
-    """Execute ``nb`` in place in a sandboxed kernel working in ``folder``; return a problem.
+    """Execute ``nb`` in place in a sandboxed kernel working on a copy of ``folder``.
 
-    The same contract as grading without a sandbox: a problem ("" when none) such as a kernel
-    that died or a submission stopped at its wall-clock limit, and test cells that did not run
-    carry an error output. Raises :class:`CourseError` when no sandbox can be made or it ends
-    without a result (the runner killed from inside, for one).
+    The same contract as grading without a sandbox: it returns a problem ("" when none) such
+    as a kernel that died or a submission stopped at its wall-clock limit, and test cells that
+    did not run carry an error output. What the code writes stays in the sandbox. Raises
+    :class:`CourseError` when no sandbox can be made or it ends without a result (the runner
+    killed from inside, for one).
     """
     import nbformat
 
@@ -336,14 +355,13 @@ def execute(nb, folder, *, timeout: int, limit: float, sandbox: Sandbox) -> str:
     runner = [sys.executable, "-s", "-P", "-c", RUNNER, f"--timeout={int(timeout)}",
               f"--limit={float(limit)}", *sandbox.limits.arguments()]
     if privileged:
-        uid = ROOT_UIDS[0] + secrets.randbelow(ROOT_UIDS[1])
-        runner.append(f"--uid={uid}")
-        _hand_over(folder, uid)
+        runner.append(f"--uid={ROOT_UIDS[0] + secrets.randbelow(ROOT_UIDS[1])}")
     argv = command(folder, runner, sandbox, privileged=privileged, exposed=python_paths())
     process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, env=environment())
     try:
-        out, err = process.communicate(nbformat.writes(nb).encode(), timeout=limit + GRACE)
+        payload = json.dumps({"notebook": nbformat.writes(nb), "files": _files(folder)})
+        out, err = process.communicate(payload.encode(), timeout=limit + GRACE)
     except subprocess.TimeoutExpired:
         process.kill()  # bwrap's children die with it, and with them the PID namespace
         process.communicate()
@@ -386,7 +404,7 @@ def _become(uid: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The runner: read a notebook on stdin, execute it here, write the result on stdout."""
+    """The runner: read a notebook and its files on stdin, execute it, answer on stdout."""
     parser = argparse.ArgumentParser(prog="python -m mlcycle_ref.course.sandbox",
                                      description="execute a notebook; run only by autograde")
     parser.add_argument("--timeout", type=int, required=True)
@@ -405,6 +423,8 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(nowhere, number)
     sys.stderr = open(errors, "w", buffering=1)  # noqa: SIM115 - lives as long as the process
     Limits(args.memory_mb, args.processes, args.file_mb, args.cpu_seconds).apply()
+    payload = json.loads(content)
+    _unpack(payload["files"], args.uid)
     if args.uid is not None:
         _become(args.uid)
         _set_dumpable(False)  # changing uid made the process dumpable again
@@ -412,7 +432,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from mlcycle_ref.course.execute import _execute
 
-    nb = nbformat.reads(content.decode(), as_version=4)
+    nb = nbformat.reads(payload["notebook"], as_version=4)
     found = _execute(nb, Path.cwd(), timeout=args.timeout, limit=args.limit)
     with open(result, "w") as out:
         json.dump({"notebook": nbformat.writes(nb), "problem": found}, out)
