@@ -44,6 +44,7 @@ import base64
 import html
 import io
 import json
+import textwrap
 import time
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -755,21 +756,30 @@ _STATUS_COLORS = {NO_ISSUES: "#d8f0d8", ISSUES: "#f8d0c8", ERROR: "#f0e0a0"}
 
 
 def plot_rule_summary(monitor: Monitor) -> Figure:
-    """The rule results as a colored table: green quiet, red fired, yellow error."""
+    """The rule results as a colored table: green quiet, red fired, yellow error.
+
+    Messages wrap instead of being cut, and the text is 10 points on a 10-inch figure, so it
+    stays legible where the book shows the figure about 690 pixels wide.
+    """
     table = monitor.results()
-    fig = new_figure((10, 0.3 * len(table) + 0.7))
+    cells = [[row.rule, row.status, "" if pd.isna(row.iteration) else str(int(row.iteration)),
+              "\n".join(textwrap.wrap(row.message, 72)) or ""]
+             for row in table.itertuples()]
+    lines = [max(1, cell[3].count("\n") + 1) for cell in cells]
+    fig = new_figure((10, 0.3 * (sum(lines) + 1) + 0.6))
     ax = fig.subplots()
     ax.axis("off")
-    cells = [[row.rule, row.status, "" if pd.isna(row.iteration) else str(int(row.iteration)),
-              row.message[:90] + ("..." if len(row.message) > 90 else "")]
-             for row in table.itertuples()]
     drawn = ax.table(cellText=cells, colLabels=["rule", "status", "round", "what it saw"],
-                     cellLoc="left", colWidths=[0.2, 0.12, 0.06, 0.62], bbox=[0, 0, 1, 1])
+                     cellLoc="left", colWidths=[0.2, 0.1, 0.07, 0.63], bbox=[0, 0, 1, 1])
     drawn.auto_set_font_size(False)
-    drawn.set_fontsize(7)
-    for row, status in enumerate(table["status"], start=1):
+    drawn.set_fontsize(10)
+    for row, (status, height) in enumerate(zip(table["status"], lines, strict=True), start=1):
         for col in range(4):
             drawn[row, col].set_facecolor(_STATUS_COLORS[status])
+            # Rows as tall as their wrapped message; the bbox scales them all to fit.
+            drawn[row, col].set_height(height)
+    for col in range(4):
+        drawn[0, col].set_height(1)
     ax.set_title("Debugger rules")
     return fig
 
