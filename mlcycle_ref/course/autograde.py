@@ -36,6 +36,7 @@ from mlcycle_ref.course.folder import (
 )
 from mlcycle_ref.course.restore import graded_reference
 from mlcycle_ref.course.sandbox import Limits, Sandbox, course_sandbox, require
+from mlcycle_ref.labs.secret import course_secret
 
 #: Seconds one submission may take in all before its kernel is killed.
 SUBMISSION_LIMIT = 600.0
@@ -283,6 +284,7 @@ def autograde(course: Course, lab: str, *, workers: int | None = None,
     started = time.perf_counter()
     summary = GradingSummary(lab)
     reference = graded_reference(course, lab)
+    secret = course_secret(course.root)
     run = uuid.uuid4().hex[:12]
     # Local workers grade in folders under one scratch folder, removed at the end even when a
     # worker was killed before it could tidy up; Dask workers use their own temporary folder.
@@ -300,7 +302,7 @@ def autograde(course: Course, lab: str, *, workers: int | None = None,
         jobs.append({"student": student, "notebook": content, "sha256": _sha256(content),
                      "reference": reference, "timeout": timeout or course.timeout,
                      "limit": limit, "memory_mb": memory_mb, "scratch": scratch,
-                     "sandbox": box})
+                     "sandbox": box, "secret": secret})
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 

@@ -26,6 +26,7 @@ from mlcycle_ref.course.cells import grade_id_of, is_test
 from mlcycle_ref.course.folder import FAILED, GRADED, CourseError
 from mlcycle_ref.course.restore import GradingGuard, restore
 from mlcycle_ref.course.sandbox import execute as execute_sandboxed
+from mlcycle_ref.labs.secret import in_environment
 
 #: Output one cell may produce while it runs, in characters; the rest is dropped.
 MAX_CELL_OUTPUT = 200_000
@@ -229,11 +230,14 @@ def grade_submission(job: dict) -> dict:
         box = job.get("sandbox")
         # In a sandbox the runner sets the memory limit on every process, kernel included.
         nb = _guarded(nb, reference["imports"], None if box else job.get("memory_mb"))
-        if box is None:
-            result["problem"] = _execute(nb, folder, timeout=job["timeout"], limit=job["limit"])
-        else:
-            result["problem"] = execute_sandboxed(nb, folder, timeout=job["timeout"],
-                                                  limit=job["limit"], sandbox=box)
+        # Hidden tests draw their data from the course's secret (see mlcycle_ref.labs.secret).
+        with in_environment(job.get("secret")):
+            if box is None:
+                result["problem"] = _execute(nb, folder, timeout=job["timeout"],
+                                             limit=job["limit"])
+            else:
+                result["problem"] = execute_sandboxed(nb, folder, timeout=job["timeout"],
+                                                      limit=job["limit"], sandbox=box)
         setup = _unguarded(nb)
         setup_errors = [out for out in setup.get("outputs", []) if out.output_type == "error"]
         if setup_errors or not setup.get("outputs") and setup.get("execution_count") is None:
