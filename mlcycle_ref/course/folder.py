@@ -20,6 +20,7 @@ import nbformat
 
 from mlcycle_ref import labs
 from mlcycle_ref.course.cells import grade_id_of, nbgrader_metadata
+from mlcycle_ref.labs.secret import course_secret
 
 #: Seconds a cell may run before it is interrupted (nbgrader's ``Execute.timeout``).
 CELL_TIMEOUT = labs.CELL_TIMEOUT
@@ -183,6 +184,7 @@ def init(course_dir, roster=None, *, source=None, lab_names=None,
     names = labs.resolve(lab_names, origin)
     students = read_roster(roster) if roster else []
     root.mkdir(parents=True, exist_ok=True)
+    course_secret(root)  # the seed of this course's hidden-test data (labs.secret)
     if not config_path.exists():
         text = CONFIG_TEXT.format(course_id=COURSE_ID, timeout=course.timeout)
         if db_url:  # a server's URL; the default gradebook follows the folder
