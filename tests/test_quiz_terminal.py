@@ -34,12 +34,14 @@ def test_a_full_run_prints_feedback_and_the_score_summary():
         ["q02-choice", "q03-multi", "q04-tf", "q04-numeric", "q03"],
         [letter(single.answer, single), picks, "f", "10 %",
          "Hyperparameters are the knobs that control training, like the learning rate."])
+    # The short answer leaves out the second part of the question (the comparison).
     assert result.correct == {"q02-choice": True, "q03-multi": True, "q04-tf": True,
-                              "q04-numeric": True, "q03": True}
+                              "q04-numeric": True, "q03": False}
     assert result.scores["q03"] < 1.0
     assert "Missing:" in text and "mixing desk" in text
+    assert "Not yet answered: the part on the comparison." in " ".join(text.split())
     assert "Read more: book/lifecycle/training.html#hyperparameters" in text
-    assert "Score: 4.67 / 5 (93%); 5 correct, 0 not reached." in text
+    assert "Score: 4.67 / 5 (93%); 4 correct, 0 not reached." in text
 
 
 def test_unreadable_answers_are_asked_again_and_empty_lines_skip():

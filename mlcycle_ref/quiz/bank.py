@@ -107,7 +107,8 @@ def question_payload(question: Question) -> dict:
     """
     data = {f.name: getattr(question, f.name) for f in fields(question)}
     data["rubric"] = [{"point": p.point, "phrasings": list(p.phrasings),
-                       "contradictions": list(p.contradictions), "subject": p.subject}
+                       "contradictions": list(p.contradictions), "subject": p.subject,
+                       "part": p.part}
                       for p in question.rubric]
     data["subjects"] = {name: list(aliases) for name, aliases in question.subjects}
     data["pairs"] = [list(pair) for pair in question.pairs]
@@ -353,9 +354,13 @@ def _rubric_fields(raw: dict, kind: str, path: Path, where: str, pass_mark: floa
     for n, item in enumerate(rubric):
         at = f"{where}: field 'rubric' point {n + 1}"
         if not isinstance(item, dict) or set(item) - {"point", "phrasings", "contradictions",
-                                                       "subject"}:
+                                                       "subject", "part"}:
             raise BankError(f"{path}: {at}: expected point, phrasings and optionally "
-                            f"contradictions and subject, found {item!r}")
+                            f"contradictions, subject and part, found {item!r}")
+        part = item.get("part")
+        if part is not None and (not isinstance(part, str) or not part.strip()):
+            raise BankError(f"{path}: {at}: field 'part': expected a short name of a part of "
+                            f"the question, found {part!r}")
         subject = item.get("subject")
         if subject is not None and subject not in subjects:
             raise BankError(f"{path}: {at}: subject {subject!r} is not one of the question's "
@@ -366,7 +371,8 @@ def _rubric_fields(raw: dict, kind: str, path: Path, where: str, pass_mark: floa
         for phrasing in phrasings + contradictions:
             if not compile_phrasing(phrasing):
                 raise BankError(f"{path}: {at}: phrasing {phrasing!r} has no content words")
-        points.append(Point(_text(item, "point", path, at), phrasings, contradictions, subject))
+        points.append(Point(_text(item, "point", path, at), phrasings, contradictions, subject,
+                            part))
     mark = raw.get("pass_mark", pass_mark)
     if isinstance(mark, bool) or not isinstance(mark, int | float) or not (
             KEYWORD_CAP < mark <= 1):

@@ -4,9 +4,10 @@ The Python checker (:mod:`mlcycle_ref.quiz.rubric`), the drills and the book's s
 read the JSON file, so the word lists, thresholds and Leitner intervals cannot drift apart
 between Python and the browser. After editing ``lexicon.yml``, run::
 
-    python -m mlcycle_ref.quiz.checker_data
+    python mlcycle_ref/quiz/checker_data.py
 
-A test fails while the JSON file is older than the YAML it is compiled from.
+(run by path: the package itself reads the JSON file). A test fails while the JSON file
+differs from what the YAML compiles to.
 
 >>> CHECKER_DATA["leitner"]["intervals"]["2"]
 1

@@ -29,15 +29,18 @@ Short answers and essays are correct when the score reaches the question's pass 
 
 from __future__ import annotations
 
+import math
 import re
-import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
+from decimal import Decimal
 from typing import Any
 
 from mlcycle_ref.quiz.bank import Question
-from mlcycle_ref.quiz.rubric import analyse_answer
+from mlcycle_ref.quiz.rubric import analyse_answer, strip_marks
 
+#: Spaces (the usual ones and those used between thousands), commas and % around a number.
+NUMBER_NOISE = "[\t\n\v\f\r \u00a0\u2009\u202f,%]"
 TRUE_WORDS = ("true", "t", "yes", "y", "1")
 FALSE_WORDS = ("false", "f", "no", "n", "0")
 
@@ -131,9 +134,10 @@ def parse_number(text: Any) -> float:
     """
     if isinstance(text, int | float) and not isinstance(text, bool):
         return float(text)
-    cleaned = re.sub(r"[\s,%]", "", str(text))
-    # The same pattern as the browser port, so both read exactly the same numbers.
-    if not re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", cleaned):
+    cleaned = re.sub(NUMBER_NOISE, "", str(text))
+    # The same pattern as the browser port, so both read exactly the same numbers: ASCII
+    # digits only (Python's \d would also take other scripts' digits, JavaScript's would not).
+    if not re.fullmatch(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?", cleaned):
         raise ResponseError(f"expected a number, found {text!r}")
     return float(cleaned)
 
@@ -143,14 +147,38 @@ def check_numeric(question: Question, response: Any) -> Feedback:
     if abs(value - question.answer) <= question.tolerance + 1e-9:
         return Feedback(True, 1.0, "Correct.")
     return Feedback(False, 0.0,
-                    f"Not quite: {value:g}{question.unit} is not the expected value.")
+                    f"Not quite: {number_text(value)}{question.unit} is not the expected value.")
+
+
+def number_text(value: float) -> str:
+    """A number as JavaScript's ``String(number)`` writes it, so both checkers say the same.
+
+    >>> number_text(1234567.0), number_text(0.1), number_text(1e21), number_text(0.0000001)
+    ('1234567', '0.1', '1e+21', '1e-7')
+    """
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    if value == 0:
+        return "0"
+    sign, digits, exponent = Decimal(repr(abs(value))).normalize().as_tuple()
+    text = "".join(map(str, digits))
+    k, n = len(text), len(text) + exponent  # ECMAScript Number::toString, steps k and n
+    minus = "-" if value < 0 else ""
+    if k <= n <= 21:
+        return minus + text + "0" * (n - k)
+    if 0 < n <= 21:
+        return minus + text[:n] + "." + text[n:]
+    if -6 < n <= 0:
+        return minus + "0." + "0" * -n + text
+    mantissa = text[0] + ("." + text[1:] if k > 1 else "")
+    return f"{minus}{mantissa}e{'+' if n - 1 >= 0 else '-'}{abs(n - 1)}"
 
 
 def _plain(text: str) -> str:
     # Case, accents, punctuation and spacing do not matter when comparing typed names.
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
-    return re.sub(r"[^a-z0-9]+", "", text)
+    return re.sub(r"[^a-z0-9]+", "", strip_marks(text).lower())
 
 
 def edit_distance(a: str, b: str) -> int:
@@ -238,7 +266,28 @@ def check_ordering(question: Question, response: Any) -> Feedback:
     return Feedback(False, len(kept) / len(question.items), message, tuple(misplaced))
 
 
+def parts_missing(question: Question, made: tuple[bool, ...]) -> list[str]:
+    """The parts of the question (see ``part`` in the rubric) that no made point answers.
+
+    >>> from mlcycle_ref.quiz import load_bank
+    >>> q = load_bank("quiz").question("q03")
+    >>> parts_missing(q, (True, True, False))
+    ['the comparison']
+    """
+    parts = dict.fromkeys(p.part for p in question.rubric if p.part)
+    covered = {p.part for p, ok in zip(question.rubric, made, strict=True) if ok}
+    return [part for part in parts if part not in covered]
+
+
 def check_rubric(question: Question, response: Any) -> Feedback:
+    """Read a short answer or essay against the rubric.
+
+    Correct needs the pass mark and every part of the question answered, with no claim
+    against a key point, no guess ("no idea", "something about") and not a keyword list or
+    the question restated. When the answer misses exactly one part but comes close to it
+    (a phrasing short of one word), or would pass but calls itself a guess, the verdict is
+    *unsure*: the learner compares with the model answer and marks it.
+    """
     text = str(response or "").strip()
     points = [p.point for p in question.rubric]
     if not text:
@@ -246,27 +295,59 @@ def check_rubric(question: Question, response: Any) -> Feedback:
     analysis = analyse_answer(text, question.prompt, question.rubric, dict(question.subjects))
     score = analysis.score
     too_short = question.kind == "essay" and analysis.n_words < question.min_words
-    correct = score >= question.pass_mark - 1e-9 and not too_short
+    missing_parts = parts_missing(question, analysis.made)
+    opposed = any(analysis.contradicted)
+    meets = score >= question.pass_mark - 1e-9 and not missing_parts and not too_short
+    correct = meets and not analysis.hedged and not opposed
+    unsure = not correct and not opposed and not analysis.capped and not too_short and (
+        (meets and analysis.hedged) or _one_step_short(question, analysis, missing_parts))
     made = sum(analysis.made)
-    notes = [f"{'Correct' if correct else 'Not yet'}: your answer makes {made} of "
-             f"{len(points)} key points."]
+    verdict = "Correct" if correct else "Perhaps" if unsure else "Not yet"
+    notes = [f"{verdict}: your answer makes {made} of {len(points)} key points."]
+    if unsure:
+        notes.append("I cannot tell for sure: compare it with the model answer and mark it "
+                     "yourself.")
     if analysis.keyword_list:
-        notes.append("It reads as a list of keywords: write full sentences that say how the "
-                     "ideas connect.")
-    if analysis.copied_share >= 0.5:
+        notes.append("It reads as a list of keywords, which states nothing: write sentences "
+                     "that say what each idea does and how they connect.")
+    elif analysis.terse:
+        notes.append("It is a few terms with nothing that links them: write a sentence that "
+                     "says what they do.")
+    elif analysis.restated:
+        notes.append("It mostly repeats the question: say something the question does not.")
+    elif analysis.copied_share >= 0.5:
         notes.append("Much of it repeats the question; words taken from the question earn no "
                      "credit.")
+    if analysis.hedged:
+        notes.append("It reads as a guess: state what you think as a claim.")
     for point, negated, contradicted in zip(question.rubric, analysis.negated,
                                             analysis.contradicted, strict=True):
         if contradicted:
             notes.append(f"It claims the opposite of a key point: {point.point}.")
         elif negated:
             notes.append(f"It seems to deny a key point: {point.point}.")
+    if missing_parts and not analysis.capped:
+        notes.append(f"Not yet answered: the part on {' and '.join(missing_parts)}.")
     if too_short:
         notes.append(f"An essay needs at least {question.min_words} words; this has "
                      f"{analysis.n_words}.")
     missed = [p for p, made in zip(points, analysis.made, strict=True) if not made]
-    return Feedback(correct, score, " ".join(notes), tuple(missed))
+    return Feedback(correct, score, " ".join(notes), tuple(missed), unsure=unsure)
+
+
+def _one_step_short(question: Question, analysis, missing_parts: list[str]) -> bool:
+    # One part missing (or, without parts, one point short of the pass mark), and a phrasing
+    # of that part came within one word of matching: the checker's word list may be too narrow.
+    near = {p.part if p.part else p.point for p, close in zip(question.rubric, analysis.near,
+                                                              strict=True) if close}
+    if question.kind != "short" or analysis.n_words < 8:
+        return False
+    if missing_parts:
+        return len(missing_parts) == 1 and missing_parts[0] in near and (
+            analysis.score + 1e-9 >= question.pass_mark - 1 / len(question.rubric))
+    short_by_one = analysis.score < question.pass_mark - 1e-9 and (
+        sum(analysis.made) + 1) / len(analysis.made) >= question.pass_mark - 1e-9
+    return short_by_one and any(analysis.near)
 
 
 CHECKERS: dict[str, Callable[[Question, Any], Feedback]] = {

@@ -35,6 +35,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 
+from rapidfuzz.distance import OSA
+
 from mlcycle_ref.quiz.checker_data import CHECKER_DATA
 
 LEXICON: dict = CHECKER_DATA
@@ -61,6 +63,9 @@ CLAUSE_BREAKS = _words("clause_breaks")
 PRONOUNS = _words("pronouns")
 CRITIQUE = _words("critique_words")
 NO_STEM = _words("no_stem")
+POST_NEGATORS = _words("post_negators")
+FILLERS = _words("fillers")
+HEDGES = tuple(LEXICON["hedges"])
 JOINS = tuple(tuple(pair) for pair in LEXICON["joins"])
 IRREGULAR: dict[str, str] = LEXICON["irregular"]
 CANONICAL: dict[str, str] = LEXICON["canonical"]
@@ -80,6 +85,8 @@ class Point:
     phrasings: tuple[str, ...]
     contradictions: tuple[str, ...] = ()
     subject: str | None = None
+    #: The part of the question this point answers; a correct answer covers every part.
+    part: str | None = None
 
 
 @dataclass(frozen=True)
@@ -103,12 +110,26 @@ class Analysis:
     keyword_list: bool
     copied_share: float  # of the content words
     n_words: int
+    #: Points not made for which one slot of a phrasing was missing (the checker may be wrong).
+    near: tuple[bool, ...] = ()
+    #: The answer says it is a guess ("no idea", "something about", "not sure").
+    hedged: bool = False
+    #: The answer mostly repeats the question's own words and adds almost nothing.
+    restated: bool = False
+    #: A few content words with no function word at all ("analysis visualisation features").
+    terse: bool = False
+
+    @property
+    def capped(self) -> bool:
+        """A keyword list, a terse string of terms or a restated question: it states nothing,
+        whatever words it has."""
+        return self.keyword_list or self.restated or self.terse
 
     @property
     def score(self) -> float:
-        """Share of the points made, capped for a bare keyword list."""
+        """Share of the points made, capped for a bare keyword list or a restated question."""
         share = sum(self.made) / len(self.made) if self.made else 0.0
-        return min(share, KEYWORD_CAP) if self.keyword_list else share
+        return min(share, KEYWORD_CAP) if self.capped else share
 
 
 def stem(word: str) -> str:
@@ -161,8 +182,7 @@ def normalise(text: str) -> str:
     >>> normalise("You shouldn't use ALL the data, rather than keep some back.").split()
     ['you', 'should', 'not', 'use', 'all', 'the', 'data,', 'not', 'keep', 'some', 'back.']
     """
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    text = strip_marks(text).lower()
     text = re.sub(r"[\u2018\u2019\u02bc`\u00b4]", "'", text)
     text = re.sub(r"[\u201c\u201d]", '"', text)
     text = re.sub(r"\be\.g\.?", " eg ", text)
@@ -180,8 +200,19 @@ def normalise(text: str) -> str:
     return text
 
 
+def strip_marks(text: str) -> str:
+    """NFKD, then every mark (category M) dropped, exactly as the browser's ``\\p{M}``.
+
+    >>> strip_marks("Café naïve")
+    'Cafe naive'
+    """
+    text = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in text if not unicodedata.category(c).startswith("M"))
+
+
 def _sentences(text: str) -> list[str]:
-    return [s for s in re.split(r"[!?;\n]+|\.(?!\d)", text) if s.strip()]
+    # [0-9], not \d: Python's \d also matches other scripts' digits, JavaScript's does not.
+    return [s for s in re.split(r"[!?;\n]+|\.(?![0-9])", text) if s.strip()]
 
 
 def _pieces(sentence: str) -> list[str]:
@@ -215,6 +246,8 @@ def tokenise(text: str, subject_starts: frozenset[str] = frozenset()) -> list[To
                 nxt = words[i + 1] if i + 1 < len(words) else ""
                 if word in NEGATORS and nxt in NOT_CANCELLERS:
                     continue
+                denies = word in NEGATORS or (word in POST_NEGATORS and i > 0
+                                              and words[i - 1] in AUXILIARIES)
                 starts_clause = word in CLAUSE_BREAKS or (
                     word in ("and", "or") and (nxt in PRONOUNS or stem(nxt) in subject_starts)
                 )
@@ -222,7 +255,7 @@ def tokenise(text: str, subject_starts: frozenset[str] = frozenset()) -> list[To
                     clause += 1
                 tokens.append(Token(
                     surface=word,
-                    stem=NEG if word in NEGATORS else stem(word),
+                    stem=NEG if denies else stem(word),
                     sentence=sentence_no,
                     clause=clause,
                     stop=word in STOPWORDS,
@@ -247,6 +280,36 @@ def compile_phrasing(phrasing: str) -> tuple[tuple[tuple[str, ...], ...], ...]:
         if alternatives:
             slots.append(tuple(alternatives))
     return tuple(slots)
+
+
+def similar(word: str, target: str, surface: str = "") -> bool:
+    """Is an answer's word (its stem, or its ``surface`` form) the target stem, allowing for
+    a typing slip in longer words?
+
+    Stems of five letters or more may differ by one insertion, deletion, substitution or
+    swap (two from nine letters on) but must start with the same letter. A misspelt word
+    often keeps its suffix, so the start of the surface form is compared too.
+
+    >>> similar("visuals", "visualis"), similar("analis", "analys"), similar("brain", "train")
+    (True, True, False)
+    >>> similar("imputaton", "imput", "imputaton"), similar("price", "prior", "price")
+    (True, False)
+    """
+    if word == target:
+        return True
+    if len(target) < 5 or word[:1] != target[:1] or NEG in (word, target):
+        return False
+    allowed = 1 if len(target) < 9 else 2
+    if len(word) >= 5 and abs(len(word) - len(target)) <= allowed and _slips(word, target,
+                                                                            allowed):
+        return True
+    return (len(target) < len(surface) <= len(target) + 5
+            and _slips(surface[:len(target)], target, allowed))
+
+
+@cache
+def _slips(word: str, target: str, allowed: int) -> bool:
+    return OSA.distance(word, target, score_cutoff=allowed) <= allowed
 
 
 class _Answer:
@@ -301,7 +364,8 @@ class _Answer:
         found = []
         for n in range(len(self.content) - len(stems) + 1):
             run = tuple(self.content[n:n + len(stems)])
-            if (all(self.tokens[p].stem == s for p, s in zip(run, stems, strict=True))
+            if (all(similar(self.tokens[p].stem, s, self.tokens[p].surface)
+                    for p, s in zip(run, stems, strict=True))
                     and len({self.tokens[p].sentence for p in run}) == 1
                     and (mentions or not any(p in self.copied for p in run))):
                 found.append(run)
@@ -309,7 +373,19 @@ class _Answer:
 
     def matches(self, phrasing: str, subject: str | None) -> list[tuple[int, ...]]:
         """Every structurally valid match of a phrasing (negation not yet considered)."""
+        return self.slot_matches(compile_phrasing(phrasing), subject)
+
+    def near_matches(self, phrasing: str, subject: str | None) -> list[tuple[int, ...]]:
+        """Matches of the phrasing with any one of its slots left out (three slots or more,
+        so at least two words still agree)."""
         slots = compile_phrasing(phrasing)
+        if len(slots) < 3:
+            return []
+        return [m for k in range(len(slots))
+                for m in self.slot_matches(slots[:k] + slots[k + 1:], subject)]
+
+    def slot_matches(self, slots, subject: str | None) -> list[tuple[int, ...]]:
+        """Every structurally valid match of compiled slots."""
         per_slot = [[(alt == (NEG,), run) for alt in slot for run in self.runs(alt)]
                     for slot in slots]
         found = []
@@ -339,8 +415,12 @@ class _Answer:
                 return True
             if any(q < p and token.clause == self.tokens[p].clause for p in match):
                 return True
+            # "X is not needed", "X is useless": the auxiliary follows the match at once (one
+            # word between at most, and no pronoun, which would start another claim).
+            between = self.tokens[last + 1:q - 1]
             if (q > last and token.clause == self.tokens[last].clause
-                    and self.tokens[q - 1].surface in AUXILIARIES):
+                    and self.tokens[q - 1].surface in AUXILIARIES and len(between) <= 1
+                    and not any(t.surface in PRONOUNS for t in between)):
                 return True
         return False
 
@@ -380,10 +460,46 @@ def is_keyword_list(text: str) -> bool:
     segments = [len(words) for s in re.split(r"[,;/|\n\u2022*]|\s-+>?\s|->", normalise(text))
                 if (words := re.findall(r"[a-z0-9]+", s))]
     function_words = sum(t.stop for t in tokens)
-    if len(tokens) < 3 or function_words > len(tokens) // 10:
+    if len(tokens) < 3:
+        return False
+    # Content words joined only by "the" or "a" state nothing ("the new data the truth").
+    if any(t.surface in FILLERS for t in tokens) and not any(
+            t.stop and t.surface not in FILLERS for t in tokens):
+        return True
+    if function_words > len(tokens) // 10:
         return False
     short_items = len(segments) >= 2 and sum(segments) / len(segments) <= 3.5
     return short_items or (function_words == 0 and len(tokens) >= 6)
+
+
+def is_terse(text: str) -> bool:
+    """Three to five words and not one function word: too little to show how ideas connect.
+
+    >>> is_terse("analysis visualisation features"), is_terse("pandas loads the data")
+    (True, False)
+    """
+    tokens = tokenise(text)
+    return 3 <= len(tokens) <= 5 and not any(t.stop for t in tokens)
+
+
+def is_hedged(text: str) -> bool:
+    """Does the answer call itself a guess?
+
+    >>> is_hedged("I have no idea, maybe something about unseen data?")
+    True
+    >>> is_hedged("The model is scored on data it has not seen.")
+    False
+    """
+    plain = normalise(text)
+    return any(re.search(r"\b" + r"\s+".join(h.split()) + r"\b", plain) for h in HEDGES)
+
+
+def is_restated(prepared: _Answer, prompt_stems: set[str]) -> bool:
+    # The question, reworded a little: nearly every content word comes from it.
+    content = [prepared.tokens[i].stem for i in prepared.content
+               if prepared.tokens[i].stem != NEG]
+    novel = [s for s in content if s not in prompt_stems]
+    return bool(content) and len(novel) < 3 and len(novel) <= 0.3 * len(content)
 
 
 def analyse_answer(answer: str, prompt: str, points: Sequence[Point],
@@ -397,16 +513,20 @@ def analyse_answer(answer: str, prompt: str, points: Sequence[Point],
     # an opposite claim, though, only counts when no negator at all is near it.
     consumed = {q for matches, _ in found for m in matches for q in m
                 if prepared.tokens[q].stem == NEG}
-    made, negated, contradicted = [], [], []
-    for matches, against in found:
+    made, negated, contradicted, near = [], [], [], []
+    for point, (matches, against) in zip(points, found, strict=True):
         affirmed = [m for m in matches if not prepared.negated(m, consumed)]
         opposed = any(not prepared.negated(m, set()) and not prepared.critiqued(m)
                       for m in against)
         made.append(bool(affirmed) and not opposed)
         negated.append(bool(matches) and not affirmed)
         contradicted.append(opposed)
+        near.append(not made[-1] and not opposed and not matches and any(
+            not prepared.negated(m, consumed)
+            for p in point.phrasings for m in prepared.near_matches(p, point.subject)))
     n_words = len(prepared.tokens)
     n_content = len(prepared.content)
+    prompt_stems = {t.stem for t in tokenise(prompt) if not t.stop}
     return Analysis(
         made=tuple(made),
         negated=tuple(negated),
@@ -414,4 +534,8 @@ def analyse_answer(answer: str, prompt: str, points: Sequence[Point],
         keyword_list=is_keyword_list(answer),
         copied_share=len(prepared.copied) / n_content if n_content else 0.0,
         n_words=n_words,
+        near=tuple(near),
+        hedged=is_hedged(answer),
+        restated=is_restated(prepared, prompt_stems),
+        terse=is_terse(answer),
     )

@@ -327,7 +327,8 @@ def run_drill(bank: Bank, progress: Progress, rounds: int = 10, seed: int | None
     """
     console = Console(stdin, stdout)
     if progress.notice:
-        console.say(progress.notice)
+        # Unwrapped, so the file names can be copied whole.
+        print(progress.notice, file=console.stdout)
     rng = random.Random(seed)
     plan = plan_drill(bank, progress, rounds, rng, today)
     drill = rng.getrandbits(32) if seed is None else seed

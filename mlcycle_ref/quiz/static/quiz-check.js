@@ -48,6 +48,9 @@
     const PRONOUNS = set("pronouns");
     const CRITIQUE = set("critique_words");
     const NO_STEM = set("no_stem");
+    const POST_NEGATORS = set("post_negators");
+    const FILLERS = set("fillers");
+    const HEDGES = lexicon.hedges;
     const JOINS = lexicon.joins;
     const IRREGULAR = lexicon.irregular;
     const CANONICAL = lexicon.canonical;
@@ -124,7 +127,7 @@
       subjectStarts = subjectStarts || new Set();
       const tokens = [];
       let clause = -1;
-      const sentences = normalise(text).split(/[!?;\n]+|\.(?!\d)/).filter((s) => s.trim());
+      const sentences = normalise(text).split(/[!?;\n]+|\.(?![0-9])/).filter((s) => s.trim());
       sentences.forEach((sentence, sentenceNo) => {
         const pieces = sentence.split(/[,:()[\]{}"=\u2013\u2014]|\s-+>?(?=\s)|->/);
         for (const piece of pieces) {
@@ -133,12 +136,14 @@
           words.forEach((word, i) => {
             const next = i + 1 < words.length ? words[i + 1] : "";
             if (NEGATORS.has(word) && NOT_CANCELLERS.has(next)) return;
+            const denies = NEGATORS.has(word) || (POST_NEGATORS.has(word) && i > 0 &&
+              AUXILIARIES.has(words[i - 1]));
             const startsClause = CLAUSE_BREAKS.has(word) || ((word === "and" || word === "or") &&
               (PRONOUNS.has(next) || subjectStarts.has(stem(next))));
             if (startsClause && i > 0) clause += 1;
             tokens.push({
               surface: word,
-              stem: NEGATORS.has(word) ? NEG : stem(word),
+              stem: denies ? NEG : stem(word),
               sentence: sentenceNo,
               clause: clause,
               stop: STOPWORDS.has(word),
@@ -192,6 +197,27 @@
       return copied;
     }
 
+    /* similar() of rubric.py: the stem (or the start of the surface form) within a typing
+     * slip of the target stem, for stems of five letters or more. */
+    const slipCache = new Map();
+    function slips(word, target, allowed) {
+      const key = `${word}\u0000${target}`;
+      if (!slipCache.has(key)) slipCache.set(key, editDistance(word, target) <= allowed);
+      return slipCache.get(key);
+    }
+
+    function similar(word, target, surface) {
+      if (word === target) return true;
+      if (target.length < 5 || word.slice(0, 1) !== target.slice(0, 1) || word === NEG ||
+          target === NEG) return false;
+      const allowed = target.length < 9 ? 1 : 2;
+      if (word.length >= 5 && Math.abs(word.length - target.length) <= allowed &&
+          slips(word, target, allowed)) return true;
+      surface = surface || "";
+      return target.length < surface.length && surface.length <= target.length + 5 &&
+        slips(surface.slice(0, target.length), target, allowed);
+    }
+
     class Answer {
       constructor(text, prompt, subjects) {
         const aliases = {};
@@ -238,7 +264,7 @@
         const found = [];
         for (let n = 0; n <= this.content.length - stems.length; n++) {
           const run = this.content.slice(n, n + stems.length);
-          if (run.every((p, k) => this.tokens[p].stem === stems[k]) &&
+          if (run.every((p, k) => similar(this.tokens[p].stem, stems[k], this.tokens[p].surface)) &&
               new Set(run.map((p) => this.tokens[p].sentence)).size === 1 &&
               (mentions || !run.some((p) => this.copied.has(p)))) {
             found.push(run);
@@ -248,7 +274,20 @@
       }
 
       matches(phrasing, subject) {
+        return this.slotMatches(compilePhrasing(phrasing), subject);
+      }
+
+      nearMatches(phrasing, subject) {
         const slots = compilePhrasing(phrasing);
+        if (slots.length < 3) return [];
+        const found = [];
+        for (let k = 0; k < slots.length; k++) {
+          found.push(...this.slotMatches(slots.slice(0, k).concat(slots.slice(k + 1)), subject));
+        }
+        return found;
+      }
+
+      slotMatches(slots, subject) {
         const perSlot = slots.map((slot) => {
           const options = [];
           for (const alt of slot) {
@@ -301,8 +340,10 @@
           if (token.stem !== NEG || consumed.has(q)) continue;
           if (first < q && q < last) return true;
           if (match.some((p) => q < p && token.clause === this.tokens[p].clause)) return true;
+          const between = this.tokens.slice(last + 1, q - 1);
           if (q > last && token.clause === this.tokens[last].clause &&
-              AUXILIARIES.has(this.tokens[q - 1].surface)) return true;
+              AUXILIARIES.has(this.tokens[q - 1].surface) && between.length <= 1 &&
+              !between.some((t) => PRONOUNS.has(t.surface))) return true;
         }
         return false;
       }
@@ -319,10 +360,30 @@
         .map((s) => (s === undefined ? [] : (s.match(/[a-z0-9]+/g) || [])).length)
         .filter((n) => n > 0);
       const functionWords = tokens.filter((t) => t.stop).length;
-      if (tokens.length < 3 || functionWords > Math.floor(tokens.length / 10)) return false;
+      if (tokens.length < 3) return false;
+      if (tokens.some((t) => FILLERS.has(t.surface)) &&
+          !tokens.some((t) => t.stop && !FILLERS.has(t.surface))) return true;
+      if (functionWords > Math.floor(tokens.length / 10)) return false;
       const shortItems = segments.length >= 2 &&
         segments.reduce((a, b) => a + b, 0) / segments.length <= 3.5;
       return shortItems || (functionWords === 0 && tokens.length >= 6);
+    }
+
+    function isTerse(text) {
+      const tokens = tokenise(text);
+      return tokens.length >= 3 && tokens.length <= 5 && !tokens.some((t) => t.stop);
+    }
+
+    function isHedged(text) {
+      const plainText = normalise(text);
+      return HEDGES.some((h) => new RegExp("\\b" + h.split(/\s+/).join("\\s+") + "\\b")
+        .test(plainText));
+    }
+
+    function isRestated(prepared, promptStems) {
+      const content = prepared.content.map((i) => prepared.tokens[i].stem).filter((s) => s !== NEG);
+      const novel = content.filter((s) => !promptStems.has(s));
+      return content.length > 0 && novel.length < 3 && novel.length <= 0.3 * content.length;
     }
 
     function analyseAnswer(answer, prompt, points, subjects) {
@@ -343,21 +404,52 @@
       const made = [];
       const negated = [];
       const contradicted = [];
-      for (const [matches, against] of found) {
+      const near = [];
+      found.forEach(([matches, against], k) => {
+        const point = points[k];
+        const subject = point.subject === undefined ? null : point.subject;
         const affirmed = matches.filter((m) => !prepared.negated(m, consumed));
         const opposed = against.some((m) => !prepared.negated(m, none) && !prepared.critiqued(m));
         made.push(affirmed.length > 0 && !opposed);
         negated.push(matches.length > 0 && affirmed.length === 0);
         contradicted.push(opposed);
-      }
+        near.push(!made[k] && !opposed && !matches.length && point.phrasings.some((p) =>
+          prepared.nearMatches(p, subject).some((m) => !prepared.negated(m, consumed))));
+      });
       const keywordList = isKeywordList(answer);
+      const promptStems = new Set(tokenise(prompt).filter((t) => !t.stop).map((t) => t.stem));
+      const restated = isRestated(prepared, promptStems);
+      const terse = isTerse(answer);
+      const capped = keywordList || restated || terse;
       const share = made.length ? made.filter(Boolean).length / made.length : 0;
       return {
-        made, negated, contradicted, keywordList,
+        made, negated, contradicted, keywordList, near, restated, terse, capped,
+        hedged: isHedged(answer),
         copiedShare: prepared.content.length ? prepared.copied.size / prepared.content.length : 0,
         nWords: prepared.tokens.length,
-        score: keywordList ? Math.min(share, lexicon.thresholds.keyword_cap) : share,
+        score: capped ? Math.min(share, lexicon.thresholds.keyword_cap) : share,
       };
+    }
+
+    function partsMissing(q, made) {
+      const parts = [];
+      for (const p of q.rubric) if (p.part && !parts.includes(p.part)) parts.push(p.part);
+      const covered = new Set(q.rubric.filter((p, k) => made[k]).map((p) => p.part));
+      return parts.filter((part) => !covered.has(part));
+    }
+
+    function oneStepShort(q, analysis, missingParts) {
+      const near = new Set(q.rubric.filter((p, k) => analysis.near[k])
+        .map((p) => (p.part ? p.part : p.point)));
+      if (q.kind !== "short" || analysis.nWords < 8) return false;
+      if (missingParts.length) {
+        return missingParts.length === 1 && near.has(missingParts[0]) &&
+          analysis.score + 1e-9 >= q.pass_mark - 1 / q.rubric.length;
+      }
+      const made = analysis.made.filter(Boolean).length;
+      const shortByOne = analysis.score < q.pass_mark - 1e-9 &&
+        (made + 1) / analysis.made.length >= q.pass_mark - 1e-9;
+      return shortByOne && analysis.near.some(Boolean);
     }
 
     function feedback(correct, score, message, missed, unsure) {
@@ -381,16 +473,16 @@
 
     function parseNumber(text) {
       if (typeof text === "number") return text;
-      const cleaned = String(text).replace(/[\s,%]/g, "");
-      if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(cleaned)) {
+      const cleaned = String(text).replace(/[\t\n\v\f\r \u00a0\u2009\u202f,%]/g, "");
+      if (!/^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$/.test(cleaned)) {
         throw new ResponseError(`expected a number, found ${text}`);
       }
       return parseFloat(cleaned);
     }
 
     function formatNumber(value) {
-      // Python's "{:g}": six significant digits, no trailing zeros.
-      return String(Number(value.toPrecision(6)));
+      // number_text() in checking.py writes numbers this way too.
+      return Object.is(value, -0) ? "0" : String(value);
     }
 
     function editDistance(a, b) {
@@ -520,18 +612,32 @@
         const analysis = analyseAnswer(text, q.prompt, q.rubric, q.subjects);
         const score = analysis.score;
         const tooShort = q.kind === "essay" && analysis.nWords < q.min_words;
-        const correct = score >= q.pass_mark - 1e-9 && !tooShort;
+        const missingParts = partsMissing(q, analysis.made);
+        const opposed = analysis.contradicted.some(Boolean);
+        const meets = score >= q.pass_mark - 1e-9 && !missingParts.length && !tooShort;
+        const correct = meets && !analysis.hedged && !opposed;
+        const unsure = !correct && !opposed && !analysis.capped && !tooShort &&
+          ((meets && analysis.hedged) || oneStepShort(q, analysis, missingParts));
         const made = analysis.made.filter(Boolean).length;
-        const notes = [`${correct ? "Correct" : "Not yet"}: your answer makes ${made} of ` +
-          `${points.length} key points.`];
-        if (analysis.keywordList) {
-          notes.push("It reads as a list of keywords: write full sentences that say how the " +
-            "ideas connect.");
+        const verdict = correct ? "Correct" : unsure ? "Perhaps" : "Not yet";
+        const notes = [`${verdict}: your answer makes ${made} of ${points.length} key points.`];
+        if (unsure) {
+          notes.push("I cannot tell for sure: compare it with the model answer and mark it " +
+            "yourself.");
         }
-        if (analysis.copiedShare >= 0.5) {
+        if (analysis.keywordList) {
+          notes.push("It reads as a list of keywords, which states nothing: write sentences " +
+            "that say what each idea does and how they connect.");
+        } else if (analysis.terse) {
+          notes.push("It is a few terms with nothing that links them: write a sentence that " +
+            "says what they do.");
+        } else if (analysis.restated) {
+          notes.push("It mostly repeats the question: say something the question does not.");
+        } else if (analysis.copiedShare >= 0.5) {
           notes.push("Much of it repeats the question; words taken from the question earn no " +
             "credit.");
         }
+        if (analysis.hedged) notes.push("It reads as a guess: state what you think as a claim.");
         q.rubric.forEach((point, k) => {
           if (analysis.contradicted[k]) {
             notes.push(`It claims the opposite of a key point: ${point.point}.`);
@@ -539,10 +645,14 @@
             notes.push(`It seems to deny a key point: ${point.point}.`);
           }
         });
+        if (missingParts.length && !analysis.capped) {
+          notes.push(`Not yet answered: the part on ${missingParts.join(" and ")}.`);
+        }
         if (tooShort) {
           notes.push(`An essay needs at least ${q.min_words} words; this has ${analysis.nWords}.`);
         }
-        return feedback(correct, score, notes.join(" "), points.filter((_, k) => !analysis.made[k]));
+        return feedback(correct, score, notes.join(" "),
+          points.filter((_, k) => !analysis.made[k]), unsure);
       },
     };
     CHECKERS.essay = CHECKERS.short;
