@@ -42,9 +42,28 @@ def compile_data(source: Path = SOURCE) -> dict:
     if sorted(intervals) != list(range(1, len(intervals) + 1)):
         raise ValueError(f"{source}: leitner.intervals: expected boxes 1..n, found "
                          f"{sorted(intervals)}")
+    data["verb_forms"] = sorted({form for verb in data["verbs"] for form in verb_forms(verb)})
     # JSON keys are text: boxes become "1", "2", ... in both languages.
     data["leitner"]["intervals"] = {str(box): days for box, days in intervals.items()}
     return data
+
+
+def verb_forms(verb: str) -> list[str]:
+    """The base, -s and past forms of a regular verb (made here once, for both checkers).
+
+    >>> verb_forms("study"), verb_forms("plot")
+    (['study', 'studies', 'studied'], ['plot', 'plots', 'ploted', 'plotted'])
+    """
+    if verb.endswith("y") and verb[-2:-1] not in "aeiou":
+        return [verb, verb[:-1] + "ies", verb[:-1] + "ied"]
+    if verb.endswith("e"):
+        return [verb, verb + "s", verb + "d"]
+    if verb.endswith(("s", "sh", "ch", "x", "z")):
+        return [verb, verb + "es", verb + "ed"]
+    forms = [verb, verb + "s", verb + "ed"]
+    if len(verb) <= 4 and verb[-1] not in "aeiouwy" and verb[-2:-1] in tuple("aeiou"):
+        forms.append(verb + verb[-1] + "ed")
+    return forms
 
 
 def render(data: dict) -> str:

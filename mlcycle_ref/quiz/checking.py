@@ -283,10 +283,11 @@ def check_rubric(question: Question, response: Any) -> Feedback:
     """Read a short answer or essay against the rubric.
 
     Correct needs the pass mark and every part of the question answered, with no claim
-    against a key point, no guess ("no idea", "something about") and not a keyword list or
-    the question restated. When the answer misses exactly one part but comes close to it
-    (a phrasing short of one word), or would pass but calls itself a guess, the verdict is
-    *unsure*: the learner compares with the model answer and marks it.
+    against a key point, no guess ("no idea", "something to do with") and not a keyword list
+    or the question restated. When the answer misses exactly one part but comes close to it
+    (a phrasing short of one word) and denies nothing, or would pass but voices doubt ("not
+    sure", "I guess"), the verdict is *unsure*: the learner compares with the model answer
+    and marks it.
     """
     text = str(response or "").strip()
     points = [p.point for p in question.rubric]
@@ -298,9 +299,10 @@ def check_rubric(question: Question, response: Any) -> Feedback:
     missing_parts = parts_missing(question, analysis.made)
     opposed = any(analysis.contradicted)
     meets = score >= question.pass_mark - 1e-9 and not missing_parts and not too_short
-    correct = meets and not analysis.hedged and not opposed
-    unsure = not correct and not opposed and not analysis.capped and not too_short and (
-        (meets and analysis.hedged) or _one_step_short(question, analysis, missing_parts))
+    correct = meets and not analysis.hedged and not analysis.doubtful and not opposed
+    unsure = (not correct and not opposed and not analysis.capped and not analysis.hedged
+              and not analysis.denies and not too_short
+              and (meets or _one_step_short(question, analysis, missing_parts)))
     made = sum(analysis.made)
     verdict = "Correct" if correct else "Perhaps" if unsure else "Not yet"
     notes = [f"{verdict}: your answer makes {made} of {len(points)} key points."]
@@ -318,7 +320,7 @@ def check_rubric(question: Question, response: Any) -> Feedback:
     elif analysis.copied_share >= 0.5:
         notes.append("Much of it repeats the question; words taken from the question earn no "
                      "credit.")
-    if analysis.hedged:
+    if analysis.hedged or analysis.doubtful:
         notes.append("It reads as a guess: state what you think as a claim.")
     for point, negated, contradicted in zip(question.rubric, analysis.negated,
                                             analysis.contradicted, strict=True):

@@ -66,6 +66,8 @@ NO_STEM = _words("no_stem")
 POST_NEGATORS = _words("post_negators")
 FILLERS = _words("fillers")
 HEDGES = tuple(LEXICON["hedges"])
+WEAK_HEDGES = tuple(LEXICON["weak_hedges"])
+VERB_FORMS = frozenset(LEXICON["verb_forms"])
 JOINS = tuple(tuple(pair) for pair in LEXICON["joins"])
 IRREGULAR: dict[str, str] = LEXICON["irregular"]
 CANONICAL: dict[str, str] = LEXICON["canonical"]
@@ -112,8 +114,12 @@ class Analysis:
     n_words: int
     #: Points not made for which one slot of a phrasing was missing (the checker may be wrong).
     near: tuple[bool, ...] = ()
-    #: The answer says it is a guess ("no idea", "something about", "not sure").
+    #: The answer says it is a guess ("no idea", "something to do with").
     hedged: bool = False
+    #: The answer voices milder doubt ("not sure", "I guess").
+    doubtful: bool = False
+    #: A negator that no phrasing accounts for: the answer denies something.
+    denies: bool = False
     #: The answer mostly repeats the question's own words and adds almost nothing.
     restated: bool = False
     #: A few content words with no function word at all ("analysis visualisation features").
@@ -395,8 +401,10 @@ class _Answer:
                 continue
             if len({self.tokens[p].sentence for p in positions}) > 1:
                 continue
-            if any(is_neg and k + 1 < len(combo) and run[-1] > min(combo[k + 1][1])
-                   for k, (is_neg, run) in enumerate(combo)):
+            # A phrasing with a negator is read in its written order ("many features never
+            # converge"): a negator elsewhere in the sentence is not its own.
+            if any(is_neg for is_neg, _ in combo) and any(
+                    combo[k][1][-1] > min(combo[k + 1][1]) for k in range(len(combo) - 1)):
                 continue
             if self.rank[max(positions)] - self.rank[min(positions)] + 1 > MAX_SPAN:
                 continue
@@ -457,19 +465,35 @@ def is_keyword_list(text: str) -> bool:
     False
     """
     tokens = tokenise(text)
-    segments = [len(words) for s in re.split(r"[,;/|\n\u2022*]|\s-+>?\s|->", normalise(text))
-                if (words := re.findall(r"[a-z0-9]+", s))]
+    pieces = [words for s in re.split(r"[,;/|\n\u2022*]|\s-+>?\s|->", normalise(text))
+              if (words := re.findall(r"[a-z0-9]+", s))]
+    segments = [len(words) for words in pieces]
+    # Items that are mostly actions ("plot distributions, pick useful features") say something.
+    actions = sum(acts(words) for words in pieces)
     function_words = sum(t.stop for t in tokens)
     if len(tokens) < 3:
         return False
     # Content words joined only by "the" or "a" state nothing ("the new data the truth").
-    if any(t.surface in FILLERS for t in tokens) and not any(
-            t.stop and t.surface not in FILLERS for t in tokens):
+    if (any(t.surface in FILLERS for t in tokens)
+            and not any(t.stop and t.surface not in FILLERS for t in tokens)
+            and not acts([t.surface for t in tokens])):
         return True
     if function_words > len(tokens) // 10:
         return False
-    short_items = len(segments) >= 2 and sum(segments) / len(segments) <= 3.5
-    return short_items or (function_words == 0 and len(tokens) >= 6)
+    short_items = (len(segments) >= 2 and sum(segments) / len(segments) <= 3.5
+                   and actions * 2 <= len(segments))
+    return short_items or (function_words == 0 and len(tokens) >= 6 and actions * 2 <= len(
+        segments))
+
+
+def acts(words: Sequence[str]) -> bool:
+    """Does a run of words hold a verb used as a verb (not right after "the" or "a")?
+
+    >>> acts(["plot", "distributions"]), acts(["the", "plots"])
+    (True, False)
+    """
+    return any(w in VERB_FORMS and (k == 0 or words[k - 1] not in FILLERS)
+               for k, w in enumerate(words))
 
 
 def is_terse(text: str) -> bool:
@@ -479,11 +503,12 @@ def is_terse(text: str) -> bool:
     (True, False)
     """
     tokens = tokenise(text)
-    return 3 <= len(tokens) <= 5 and not any(t.stop for t in tokens)
+    return (3 <= len(tokens) <= 5 and not any(t.stop for t in tokens)
+            and not acts([t.surface for t in tokens]))
 
 
-def is_hedged(text: str) -> bool:
-    """Does the answer call itself a guess?
+def is_hedged(text: str, hedges: Sequence[str] = HEDGES) -> bool:
+    """Does the answer call itself a guess (``hedges``; ``WEAK_HEDGES`` for milder doubt)?
 
     >>> is_hedged("I have no idea, maybe something about unseen data?")
     True
@@ -491,7 +516,7 @@ def is_hedged(text: str) -> bool:
     False
     """
     plain = normalise(text)
-    return any(re.search(r"\b" + r"\s+".join(h.split()) + r"\b", plain) for h in HEDGES)
+    return any(re.search(r"\b" + r"\s+".join(h.split()) + r"\b", plain) for h in hedges)
 
 
 def is_restated(prepared: _Answer, prompt_stems: set[str]) -> bool:
@@ -536,6 +561,8 @@ def analyse_answer(answer: str, prompt: str, points: Sequence[Point],
         n_words=n_words,
         near=tuple(near),
         hedged=is_hedged(answer),
+        doubtful=is_hedged(answer, WEAK_HEDGES),
+        denies=any(t.stem == NEG and q not in consumed for q, t in enumerate(prepared.tokens)),
         restated=is_restated(prepared, prompt_stems),
         terse=is_terse(answer),
     )

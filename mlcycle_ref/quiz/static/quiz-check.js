@@ -51,6 +51,8 @@
     const POST_NEGATORS = set("post_negators");
     const FILLERS = set("fillers");
     const HEDGES = lexicon.hedges;
+    const WEAK_HEDGES = lexicon.weak_hedges;
+    const VERB_FORMS = set("verb_forms");
     const JOINS = lexicon.joins;
     const IRREGULAR = lexicon.irregular;
     const CANONICAL = lexicon.canonical;
@@ -318,10 +320,10 @@
         for (const [, run] of combo) positions.push(...run);
         if (new Set(positions).size < positions.length) return;
         if (new Set(positions.map((p) => this.tokens[p].sentence)).size > 1) return;
-        for (let k = 0; k < combo.length; k++) {
-          const [isNeg, run] = combo[k];
-          if (isNeg && k + 1 < combo.length && run[run.length - 1] > Math.min(...combo[k + 1][1])) {
-            return;
+        if (combo.some(([isNeg]) => isNeg)) {
+          for (let k = 0; k + 1 < combo.length; k++) {
+            const run = combo[k][1];
+            if (run[run.length - 1] > Math.min(...combo[k + 1][1])) return;
           }
         }
         const first = Math.min(...positions);
@@ -356,27 +358,37 @@
 
     function isKeywordList(text) {
       const tokens = tokenise(text);
-      const segments = normalise(text).split(/[,;/|\n\u2022*]|\s-+>?\s|->/)
-        .map((s) => (s === undefined ? [] : (s.match(/[a-z0-9]+/g) || [])).length)
-        .filter((n) => n > 0);
+      const pieces = normalise(text).split(/[,;/|\n\u2022*]|\s-+>?\s|->/)
+        .map((s) => (s === undefined ? [] : (s.match(/[a-z0-9]+/g) || [])))
+        .filter((words) => words.length > 0);
+      const segments = pieces.map((words) => words.length);
+      const actions = pieces.filter((words) => acts(words)).length;
       const functionWords = tokens.filter((t) => t.stop).length;
       if (tokens.length < 3) return false;
       if (tokens.some((t) => FILLERS.has(t.surface)) &&
-          !tokens.some((t) => t.stop && !FILLERS.has(t.surface))) return true;
+          !tokens.some((t) => t.stop && !FILLERS.has(t.surface)) &&
+          !acts(tokens.map((t) => t.surface))) return true;
       if (functionWords > Math.floor(tokens.length / 10)) return false;
       const shortItems = segments.length >= 2 &&
-        segments.reduce((a, b) => a + b, 0) / segments.length <= 3.5;
-      return shortItems || (functionWords === 0 && tokens.length >= 6);
+        segments.reduce((a, b) => a + b, 0) / segments.length <= 3.5 &&
+        actions * 2 <= segments.length;
+      return shortItems || (functionWords === 0 && tokens.length >= 6 &&
+        actions * 2 <= segments.length);
+    }
+
+    function acts(words) {
+      return words.some((w, k) => VERB_FORMS.has(w) && (k === 0 || !FILLERS.has(words[k - 1])));
     }
 
     function isTerse(text) {
       const tokens = tokenise(text);
-      return tokens.length >= 3 && tokens.length <= 5 && !tokens.some((t) => t.stop);
+      return tokens.length >= 3 && tokens.length <= 5 && !tokens.some((t) => t.stop) &&
+        !acts(tokens.map((t) => t.surface));
     }
 
-    function isHedged(text) {
+    function isHedged(text, hedges) {
       const plainText = normalise(text);
-      return HEDGES.some((h) => new RegExp("\\b" + h.split(/\s+/).join("\\s+") + "\\b")
+      return hedges.some((h) => new RegExp("\\b" + h.split(/\s+/).join("\\s+") + "\\b")
         .test(plainText));
     }
 
@@ -424,7 +436,9 @@
       const share = made.length ? made.filter(Boolean).length / made.length : 0;
       return {
         made, negated, contradicted, keywordList, near, restated, terse, capped,
-        hedged: isHedged(answer),
+        hedged: isHedged(answer, HEDGES),
+        doubtful: isHedged(answer, WEAK_HEDGES),
+        denies: prepared.tokens.some((t, q) => t.stem === NEG && !consumed.has(q)),
         copiedShare: prepared.content.length ? prepared.copied.size / prepared.content.length : 0,
         nWords: prepared.tokens.length,
         score: capped ? Math.min(share, lexicon.thresholds.keyword_cap) : share,
@@ -615,9 +629,9 @@
         const missingParts = partsMissing(q, analysis.made);
         const opposed = analysis.contradicted.some(Boolean);
         const meets = score >= q.pass_mark - 1e-9 && !missingParts.length && !tooShort;
-        const correct = meets && !analysis.hedged && !opposed;
-        const unsure = !correct && !opposed && !analysis.capped && !tooShort &&
-          ((meets && analysis.hedged) || oneStepShort(q, analysis, missingParts));
+        const correct = meets && !analysis.hedged && !analysis.doubtful && !opposed;
+        const unsure = !correct && !opposed && !analysis.capped && !analysis.hedged &&
+          !analysis.denies && !tooShort && (meets || oneStepShort(q, analysis, missingParts));
         const made = analysis.made.filter(Boolean).length;
         const verdict = correct ? "Correct" : unsure ? "Perhaps" : "Not yet";
         const notes = [`${verdict}: your answer makes ${made} of ${points.length} key points.`];
@@ -637,7 +651,9 @@
           notes.push("Much of it repeats the question; words taken from the question earn no " +
             "credit.");
         }
-        if (analysis.hedged) notes.push("It reads as a guess: state what you think as a claim.");
+        if (analysis.hedged || analysis.doubtful) {
+          notes.push("It reads as a guess: state what you think as a claim.");
+        }
         q.rubric.forEach((point, k) => {
           if (analysis.contradicted[k]) {
             notes.push(`It claims the opposite of a key point: ${point.point}.`);
