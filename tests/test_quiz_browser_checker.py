@@ -6,6 +6,7 @@ the banks use. Verdicts, scores, messages, missed points and links must be ident
 """
 
 import json
+import random
 import re
 import shutil
 import subprocess
@@ -60,6 +61,58 @@ def responses(question):
     return [model, model.upper(), model.split(". ")[0], ", ".join(words[::3][:6]),
             "It is not true that " + model[0].lower() + model[1:], question.prompt,
             "I am not sure, I think it is something to do with computers.", "", "   "]
+
+
+ODD_PIECES = ["١٢٣", "０１２", "x²", "1234567", "1,234,567", "12345.25", "0.000001", "1e400",
+              "-0", "café", "naïve", "ÅNGSTRÖM", "e\u0301t\u00e9", "\u00a0", "\t", "\n",
+              "\u2009", " ", "", "😀", "ß", "İstanbul", "ﬁne-tune", "3.١", "don’t", "isn't",
+              "hardly", "no need to", "useless", "not really", "—", "e.g.", "…", "?", "!"]
+
+
+def generated_answers(n=3000, seed=11):
+    """Answers made by mixing words of the banks and tuning set with odd Unicode pieces."""
+    rng = random.Random(seed)
+    words = re.findall(r"\S+", " ".join(case["answer"] for answers in CASES.values()
+                                         for case in answers))
+    quiz = load_bank("quiz")
+    targets = [q for q in quiz.questions if q.kind in ("short", "numeric", "text")]
+    cases = [(q, "") for q in targets] + [(q, " \t\n ") for q in targets]
+    while len(cases) < n:
+        question = rng.choice(targets)
+        pieces = [rng.choice(words) for _ in range(rng.randint(0, 30))]
+        for _ in range(rng.randint(0, 4)):
+            pieces.insert(rng.randint(0, len(pieces)), rng.choice(ODD_PIECES))
+        text = rng.choice([" ", "  ", " "]).join(pieces)
+        if question.kind == "numeric":
+            text = rng.choice([text, rng.choice(ODD_PIECES), f"{rng.randint(0, 10**7):,}",
+                               f"{rng.uniform(-1e6, 1e6):.{rng.randint(0, 4)}f}%"])
+        cases.append((question, text))
+    return cases
+
+
+def test_generated_answers_get_identical_verdicts_and_scores(node, tmp_path):
+    cases = generated_answers()
+    path = tmp_path / "generated.json"
+    path.write_text(json.dumps({
+        "lexicon": lexicon_payload(),
+        "cases": [{"question": question_payload(q), "response": r} for q, r in cases],
+        "words": [],
+    }), encoding="utf-8")
+    run = subprocess.run([node, str(HARNESS), str(CHECKER), str(path)], capture_output=True,
+                         text=True, timeout=300, check=False)
+    assert run.returncode == 0, run.stderr
+    results = json.loads(run.stdout)["results"]
+    assert len(results) == len(cases) >= 3000
+    differ = []
+    for (question, response), js in zip(cases, results, strict=True):
+        py = python_result(question, response)
+        if "error" not in js:
+            js["score"] = round(js["score"], 3)
+        if ("error" in py) != ("error" in js) or ("error" not in py and py != js):
+            differ.append((question.id, response, py, js))
+    assert not differ, differ[:3]
+    verdicts = {(r.get("correct"), r.get("unsure")) for r in results}
+    assert len(verdicts) >= 3  # the generated set reaches right, wrong and unsure verdicts
 
 
 def all_cases():
