@@ -31,6 +31,8 @@ from scipy.special import expit
 from sklearn import datasets as sk_datasets
 from sklearn.model_selection import train_test_split
 
+from mlcycle_ref.errors import MlcycleError
+
 TASKS = ("binary", "multiclass", "regression")
 DATASETS: tuple[str, ...] = ("penguins", "breast_cancer", "wine", "diabetes", "campaign")
 
@@ -38,7 +40,7 @@ DATASETS: tuple[str, ...] = ("penguins", "breast_cancer", "wine", "diabetes", "c
 MAX_INTEGER_CLASSES = 20
 
 
-class DataError(ValueError):
+class DataError(MlcycleError, ValueError):
     """Bad input data or a bad data parameter; the message names the file, column or parameter."""
 
 

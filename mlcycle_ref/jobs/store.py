@@ -9,6 +9,7 @@ import pandas as pd
 from sqlalchemy import Column, Float, MetaData, String, Table, Text, select
 
 from mlcycle_ref import storage
+from mlcycle_ref.errors import NotFound
 from mlcycle_ref.jobs.job import Job
 from mlcycle_ref.jobs.spec import FINISHED
 
@@ -66,7 +67,7 @@ class JobStore:
                 metrics=json.dumps(summary["final_metrics"])))
 
     def get(self, name: str) -> Job:
-        """The job called ``name``; ``KeyError`` naming close matches when there is none."""
+        """The job called ``name``; :class:`~mlcycle_ref.errors.NotFound` naming close matches."""
         with self._engine.connect() as connection:
             folder = connection.execute(
                 select(_JOBS.c.folder).where(_JOBS.c.name == name)).scalar()
@@ -74,7 +75,7 @@ class JobStore:
         if folder is None:
             close = [n for n in names if name in n or n in name][:5]
             hint = f"; similar names: {close}" if close else ""
-            raise KeyError(f"no job called {name!r} in {self.url}{hint}")
+            raise NotFound(f"no job called {name!r} in {self.url}{hint}")
         return Job(name, folder, self)
 
     def list(self) -> pd.DataFrame:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import sys
-
 from mlcycle_ref.pipeline.graph import Pipeline, StepRun
 from mlcycle_ref.pipeline.registry import ModelRegistry
-from mlcycle_ref.pipeline.steps import PipelineError
 
 
 def _print_step(record: StepRun) -> None:
@@ -16,11 +13,7 @@ def _print_step(record: StepRun) -> None:
 
 
 def _run(args) -> int:
-    try:
-        definition = Pipeline.from_yaml(args.file)
-    except (PipelineError, OSError) as error:
-        print(f"mlcycle pipeline: error: {error}", file=sys.stderr)
-        return 2
+    definition = Pipeline.from_yaml(args.file)
     print(f"pipeline {definition.name}: {len(definition.steps)} steps")
     execution = definition.run(cache=not args.no_cache, workdir=args.workdir,
                                registry=args.registry, progress=_print_step)
@@ -38,12 +31,7 @@ def _models(args) -> int:
 
 def _set_status(status: str):
     def handler(args) -> int:
-        try:
-            version = ModelRegistry(args.registry).update_status(args.group, args.version,
-                                                                 status)
-        except KeyError as error:
-            print(f"mlcycle pipeline: error: {error.args[0]}", file=sys.stderr)
-            return 2
+        version = ModelRegistry(args.registry).update_status(args.group, args.version, status)
         print(f"{version.group} version {version.version}: {version.approval_status}")
         return 0
     return handler

@@ -16,6 +16,7 @@ from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, ca
 from sqlalchemy.exc import IntegrityError
 
 from mlcycle_ref import storage
+from mlcycle_ref.errors import NotFound
 
 APPROVAL_STATUSES = ("PendingManualApproval", "Approved", "Rejected")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -139,7 +140,7 @@ class ModelRegistry:
         if row is None:
             which = "any version" if version is None else f"version {version}"
             groups = self.groups()["group"].tolist()
-            raise KeyError(f"no {which} of model group {group!r} in {self.url}; "
+            raise NotFound(f"no {which} of model group {group!r} in {self.url}; "
                            f"groups: {groups}")
         return _as_version(row)
 

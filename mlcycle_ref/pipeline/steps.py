@@ -14,6 +14,7 @@ import joblib
 import pandas as pd
 
 from mlcycle_ref import data, evaluate, models
+from mlcycle_ref.errors import MlcycleError
 from mlcycle_ref.pipeline.registry import (
     _NAME,
     APPROVAL_STATUSES,
@@ -32,7 +33,7 @@ _REFERENCE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_-]*)\.([A-Za-z0-9_]+)((?:\.[A-
 _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 
 
-class PipelineError(ValueError):
+class PipelineError(MlcycleError, ValueError):
     """A pipeline that cannot run as defined; the message names the step at fault."""
 
 
