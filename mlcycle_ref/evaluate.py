@@ -174,6 +174,9 @@ def evaluate(model, frame: pd.DataFrame, target: str, *, task: str) -> dict[str,
 def confusion_matrix(y_true, y_pred, labels=None) -> pd.DataFrame:
     """Count each (true, predicted) pair of classes: rows are true, columns predicted.
 
+    ``y_true`` and ``y_pred`` are the true and predicted classes, of the same length;
+    ``labels`` fixes the classes and their order (by default, every class seen, sorted).
+
     >>> table = confusion_matrix(["a", "b", "b"], ["a", "a", "b"])
     >>> table.loc["b"].to_dict()
     {'a': 1, 'b': 1}
@@ -195,6 +198,8 @@ def confusion_matrix(y_true, y_pred, labels=None) -> pd.DataFrame:
 
 def plot_confusion_matrix(y_true, y_pred, labels=None, *, normalize: bool = False) -> Figure:
     """Draw the confusion matrix as a heatmap with every cell written in.
+
+    ``y_true``, ``y_pred`` and ``labels`` are as in :func:`confusion_matrix`.
 
     With ``normalize=True`` each row is divided by its total, so a cell reads as
     "share of this true class predicted as that class" and the diagonal is the recall.
@@ -298,7 +303,8 @@ def plot_learning_curve(
     A wide gap that stays open means overfitting (more data or regularisation helps);
     two low curves that meet mean underfitting (a richer model helps). Scores are
     ROC AUC (binary), accuracy (multiclass) or RMSE (regression), from ``folds``-fold
-    cross-validation on ``frame``.
+    cross-validation on ``frame``. ``sizes`` are the shares of the training rows to try;
+    ``seed`` fixes the folds.
 
     >>> from mlcycle_ref import data, models
     >>> frame = data.load("breast_cancer").frame

@@ -37,7 +37,8 @@ MISSING_LABEL = "(missing)"
 
 
 def feature_kind(series: pd.Series) -> str:
-    """Say how a column should be treated: "numeric", "categorical", "boolean" or "empty".
+    """Say how the column ``series`` should be treated: "numeric", "categorical", "boolean"
+    or "empty".
 
     A column with no observed value is "empty" whatever its dtype. Strings (pandas 3 ``str``),
     ``category`` and any other non-numeric dtype are "categorical".
@@ -165,6 +166,8 @@ def correlated_pairs(
 ) -> pd.DataFrame:
     """List the pairs of numeric columns whose absolute correlation reaches ``threshold``.
 
+    ``method`` is the correlation, as in :func:`correlations`.
+
     Sorted from the strongest pair down; a strong negative correlation counts too.
 
     >>> frame = pd.DataFrame({"x": [1, 2, 3, 4], "y": [2, 4, 6, 9], "z": [4, 1, 3, 1]})
@@ -191,6 +194,9 @@ def mutual_information(
     features: pd.DataFrame, labels: pd.Series, *, task: str | None = None, seed: int = 0
 ) -> pd.Series:
     """Mutual information (in nats) between each column and the labels, sorted high to low.
+
+    ``task`` ("binary", "multiclass" or "regression") is inferred from the labels when not
+    given.
 
     Categorical, boolean and empty columns are encoded as integer codes and treated as
     discrete, with "missing" as a level of its own; numeric columns have their gaps filled with
@@ -430,7 +436,8 @@ def plot_distributions(
 def plot_correlation_heatmap(frame: pd.DataFrame, method: str = "pearson") -> Figure:
     """Draw the correlation matrix of the numeric columns as a heatmap from -1 to 1.
 
-    Up to ``MAX_ANNOTATED`` columns, each cell also prints its coefficient.
+    Up to ``MAX_ANNOTATED`` columns, each cell also prints its coefficient. ``method`` is
+    ``"pearson"`` (linear), ``"spearman"`` or ``"kendall"`` (rank), as in :func:`correlations`.
 
     >>> from sklearn.datasets import load_diabetes
     >>> figure = plot_correlation_heatmap(load_diabetes(as_frame=True).frame)
@@ -462,6 +469,9 @@ def plot_correlation_heatmap(frame: pd.DataFrame, method: str = "pearson") -> Fi
 
 def plot_target_association(association: pd.DataFrame) -> Figure:
     """Draw the ranking from :func:`target_association` as horizontal bars, strongest on top.
+
+    ``association`` needs the columns ``feature``, ``kind`` and ``mutual_information``; bars
+    are colored by kind.
 
     >>> ranking = pd.DataFrame({"feature": ["age", "job"], "kind": ["numeric", "categorical"],
     ...                         "mutual_information": [0.12, 0.03]})

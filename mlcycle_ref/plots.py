@@ -23,7 +23,11 @@ OVERLAPS_KEY = "mlcycle overlapping labels"
 
 @dataclass
 class TextReport:
-    """What the text of a drawn figure looks like at the resolution it was drawn."""
+    """What the text of a drawn figure looks like at the resolution it was drawn.
+
+    ``smallest_px`` is the height of the smallest font in pixels; ``overlaps`` lists the
+    pairs of labels whose words collide.
+    """
 
     smallest_px: float
     overlaps: list[tuple[str, str]]
