@@ -1,0 +1,299 @@
+"""The whole book as one PDF, printed from the single-page HTML build by Chromium.
+
+``jupyter-book build . --builder singlehtml`` puts every page of the table of contents into
+one HTML file. This module opens that file in the Debian Chromium the browser tests use
+(driven by Playwright, so no browser is downloaded), turns the website into a book - a title
+page, a table of contents, each page of the site starting on a new sheet, code that wraps
+instead of running off the paper - and prints it with ``page.pdf``.
+
+Chromium cannot number the pages of a table of contents by itself, so the book is printed
+twice: the first print carries an invisible marker at the start of every chapter, the text of
+that PDF says on which sheet each marker landed, and the second print fills those numbers in.
+The markers take no room, so both prints break their pages in the same places.
+
+Run it as ``python -m mlcycle_ref.pdf _build/singlehtml/index.html _build/html/book.pdf``
+(``make pdf`` does).
+"""
+
+import argparse
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+#: Chromium from Debian; the same arguments as the browser tests (root needs --no-sandbox).
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+MARKER = "mlcyclechapter{:03d}"
+MARKER_FOUND = re.compile(r"mlcyclechapter(\d{3})")
+
+#: The site's navigation has no place on paper; code, tables and figures must fit the sheet.
+PRINT_CSS = """
+.bd-header, .bd-sidebar-primary, .bd-sidebar-secondary, .bd-header-article, .prev-next-area,
+.bd-footer, .bd-footer-article, .bd-footer-content, footer, .headerlink, .toctree-wrapper,
+.search-button-field, .theme-switch-button, #pst-skip-link, .mlq-controls-only,
+button.copybtn, .cell_input .copybtn { display: none !important; }
+html, body { background: white !important; }
+.bd-main, .bd-content, .bd-article-container, .bd-article, .bd-page-width {
+  max-width: none !important; width: auto !important; padding: 0 !important; margin: 0 !important;
+}
+body { font-size: 10.5pt; }
+pre, pre code, .highlight pre, div.output pre {
+  white-space: pre-wrap !important; overflow-wrap: anywhere; overflow: visible !important;
+  max-height: none !important;
+}
+img { max-width: 100% !important; height: auto !important; break-inside: avoid; }
+figure, .cell_output img, table { break-inside: avoid; }
+table { font-size: 8.5pt; max-width: 100%; }
+.table-wrapper, .pst-scrollable-table-container, div.output { overflow: visible !important; }
+h1, h2, h3 { break-after: avoid; }
+details { display: block; }
+details > * { display: block !important; }
+.mlcycle-chapter-start { break-before: page; }
+.mlcycle-marker { position: absolute; font-size: 1px; color: white; line-height: 0; }
+#mlcycle-title { height: 240mm; display: flex; flex-direction: column; justify-content: center;
+  text-align: center; break-after: page; }
+#mlcycle-title h1 { font-size: 26pt; margin-bottom: 1em; }
+#mlcycle-title p { font-size: 13pt; color: #333; }
+#mlcycle-contents { break-after: page; }
+#mlcycle-contents h2 { font-size: 18pt; margin-bottom: 0.6em; }
+#mlcycle-contents .part { font-weight: bold; margin-top: 0.7em; }
+#mlcycle-contents .entry { display: flex; gap: 0.3em; line-height: 1.45; }
+#mlcycle-contents .entry.section { padding-left: 1.5em; }
+#mlcycle-contents .entry .title { flex: none; max-width: 85%; }
+#mlcycle-contents .entry .leader { flex: 1; border-bottom: 1px dotted #777; margin-bottom: 0.3em; }
+#mlcycle-contents .entry .page { flex: none; min-width: 2em; text-align: right; }
+"""
+
+#: Runs in the single page: finds where each page of the site starts, adds the title page,
+#: the table of contents (numbers left blank) and one marker per chapter. Returns the titles.
+PREPARE = """([title, subtitle, parts]) => {
+  const starts = [...document.querySelectorAll("span[id^='document-']")];
+  const chapters = starts.map((start, index) => {
+    let heading = start.nextElementSibling;
+    while (heading && !/^H[1-6]$/.test(heading.tagName)) {
+      heading = heading.querySelector("h1, h2, h3, h4, h5, h6") || heading.nextElementSibling;
+    }
+    const section = start.closest("section") || start.parentElement;
+    const anchor = heading || start;
+    if (index > 0) anchor.classList.add("mlcycle-chapter-start");
+    const marker = document.createElement("span");
+    marker.className = "mlcycle-marker";
+    marker.textContent = "MARKER".replace("{:03d}", String(index).padStart(3, "0"));
+    anchor.prepend(marker);
+    return {docname: start.id.slice("document-".length),
+            title: heading ? heading.textContent.replace(/[#\\u00b6]\\s*$/, "").trim() : ""};
+  });
+  const article = document.querySelector("article") || document.body;
+  const page = document.createElement("section");
+  page.id = "mlcycle-title";
+  const h = document.createElement("h1");
+  h.textContent = title;
+  const p = document.createElement("p");
+  p.textContent = subtitle;
+  page.append(h, p);
+  const contents = document.createElement("nav");
+  contents.id = "mlcycle-contents";
+  contents.setAttribute("aria-label", "Contents");
+  const heading = document.createElement("h2");
+  heading.textContent = "Contents";
+  contents.append(heading);
+  const partOf = Object.fromEntries(parts.flatMap(([caption, names]) =>
+    names.map((name, i) => [name, [caption, i === 0]])));
+  const depthOf = Object.fromEntries(parts.flatMap(([, names, depths]) =>
+    names.map((name, i) => [name, depths[i]])));
+  chapters.forEach((chapter, index) => {
+    const [caption, first] = partOf[chapter.docname] || [null, false];
+    if (caption && first) {
+      const part = document.createElement("div");
+      part.className = "part";
+      part.textContent = caption;
+      contents.append(part);
+    }
+    const entry = document.createElement("div");
+    entry.className = "entry" + (depthOf[chapter.docname] ? " section" : "");
+    entry.innerHTML = '<span class="title"></span><span class="leader"></span>' +
+                      '<span class="page" data-chapter="' + index + '">00</span>';
+    entry.querySelector(".title").textContent = chapter.title;
+    contents.append(entry);
+  });
+  article.prepend(page, contents);
+  return chapters;
+}""".replace("MARKER", MARKER)
+
+FILL_NUMBERS = """(numbers) => {
+  document.querySelectorAll("#mlcycle-contents .page").forEach((cell) => {
+    cell.textContent = String(numbers[Number(cell.dataset.chapter)]);
+  });
+  document.querySelectorAll(".mlcycle-marker").forEach((marker) => marker.remove());
+}"""
+
+#: Everything a page shows once its scripts have run: maths typeset, images decoded.
+SETTLED = """async () => {
+  if (window.MathJax && MathJax.startup) await MathJax.startup.promise;
+  await Promise.all([...document.images].map((img) => img.decode().catch(() => null)));
+}"""
+
+#: Blocks that would run off the paper (at the printable width of an A4 sheet).
+TOO_WIDE = """() => [...document.querySelectorAll("article pre, article table, article img")]
+  .filter((block) => block.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+  .length"""
+PRINTABLE_WIDTH_PX = 658  # 210 mm less two 18 mm margins, at 96 pixels to the inch
+
+FOOTER = ('<div style="font-size:8pt;width:100%;text-align:center;color:#555">'
+          '<span class="pageNumber"></span></div>')
+
+
+@dataclass
+class Chapter:
+    """One page of the site as it appears in the PDF: its ``docname`` (path without suffix),
+    its ``title`` and the ``page`` of the PDF it starts on."""
+
+    docname: str
+    title: str
+    page: int
+
+
+@dataclass
+class PrintedBook:
+    """What :func:`print_book` made: its ``chapters`` and, in ``too_wide``, how many code
+    blocks, tables or images were wider than the paper."""
+
+    chapters: list[Chapter]
+    too_wide: int
+
+
+def toc_parts(toc_file: Path) -> list[tuple[str, list[str], list[int]]]:
+    """Return ``(caption, files, depths)`` for each part of the Jupyter Book table of
+    contents ``toc_file`` (a ``_toc.yml``).
+
+    A depth is 0 for a chapter and 1 for a section inside one.
+
+    >>> import tempfile, textwrap
+    >>> toc = Path(tempfile.mkdtemp()) / "_toc.yml"
+    >>> _ = toc.write_text(textwrap.dedent('''
+    ...     root: index
+    ...     parts:
+    ...       - caption: Tools
+    ...         chapters:
+    ...           - file: tools/index
+    ...             sections: [{file: tools/pandas}]
+    ... '''))
+    >>> toc_parts(toc)
+    [('Tools', ['tools/index', 'tools/pandas'], [0, 1])]
+    """
+    import yaml
+
+    toc = yaml.safe_load(toc_file.read_text(encoding="utf-8"))
+    parts = []
+    for part in toc.get("parts", []):
+        files, depths = [], []
+        for chapter in part.get("chapters", []):
+            files.append(chapter["file"])
+            depths.append(0)
+            for section in chapter.get("sections", []):
+                files.append(section["file"])
+                depths.append(1)
+        parts.append((part.get("caption", ""), files, depths))
+    return parts
+
+
+def marker_pages(page_texts: list[str]) -> dict[int, int]:
+    """Return, for each chapter marker found, the number (from 1) of the first sheet it is on.
+
+    ``page_texts`` holds the extracted text of each sheet, in order.
+
+    >>> marker_pages(["title", "mlcyclechapter000 intro", "text mlcyclechapter001", "more"])
+    {0: 2, 1: 3}
+    """
+    found: dict[int, int] = {}
+    for number, text in enumerate(page_texts, start=1):
+        for match in MARKER_FOUND.finditer(text.replace(" ", "")):
+            found.setdefault(int(match.group(1)), number)
+    return found
+
+
+def _page_texts(pdf: bytes) -> list[str]:
+    import io
+
+    from pypdf import PdfReader
+
+    return [page.extract_text() or "" for page in PdfReader(io.BytesIO(pdf)).pages]
+
+
+def print_book(single_page: Path, output: Path, toc_file: Path, *, title: str,
+               subtitle: str = "", chromium: str = CHROMIUM) -> PrintedBook:
+    """Print the single-page build ``single_page`` to ``output``; say what was printed.
+
+    ``toc_file`` gives the parts of the table of contents; ``title`` and ``subtitle`` go on
+    the title page; ``chromium`` is the browser's executable. Raises ``FileNotFoundError``
+    naming a missing input, and ``RuntimeError`` when a chapter's start cannot be found in
+    the printed text.
+    """
+    from playwright.sync_api import sync_playwright
+
+    for path, what in ((single_page, "single-page HTML build"), (toc_file, "table of contents"),
+                       (Path(chromium), "Chromium (apt-get install chromium)")):
+        if not path.is_file():
+            raise FileNotFoundError(f"{what} not found: {path}")
+    parts = toc_parts(toc_file)
+    options = {"format": "A4", "print_background": True, "outline": True, "tagged": True,
+               "display_header_footer": True, "header_template": "<span></span>",
+               "footer_template": FOOTER,
+               "margin": {"top": "18mm", "bottom": "20mm", "left": "18mm", "right": "18mm"}}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, headless=True,
+                                             args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": PRINTABLE_WIDTH_PX, "height": 900})
+            page.goto(single_page.resolve().as_uri(), wait_until="load")
+            page.evaluate(SETTLED)
+            page.add_style_tag(content=PRINT_CSS)
+            page.emulate_media(media="print")
+            found = page.evaluate(PREPARE, [title, subtitle, parts])
+            too_wide = page.evaluate(TOO_WIDE)
+            first = marker_pages(_page_texts(page.pdf(**options)))
+            missing = [chapter["title"] or chapter["docname"]
+                       for index, chapter in enumerate(found) if index not in first]
+            if missing:
+                raise RuntimeError(f"chapter starts not found in the printed text: {missing}")
+            page.evaluate(FILL_NUMBERS, [first[i] for i in range(len(found))])
+            output.parent.mkdir(parents=True, exist_ok=True)
+            page.pdf(path=str(output), **options)
+        finally:
+            browser.close()
+    return PrintedBook([Chapter(c["docname"], c["title"], first[i])
+                        for i, c in enumerate(found)], too_wide)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: ``python -m mlcycle_ref.pdf SINGLE_PAGE OUTPUT [--toc _toc.yml]``.
+
+    ``argv`` are the arguments (by default the process's); returns the exit status.
+    """
+    parser = argparse.ArgumentParser(prog="python -m mlcycle_ref.pdf", description=__doc__
+                                     .split("\n\n")[0])
+    parser.add_argument("single_page", type=Path, help="index.html of the singlehtml build")
+    parser.add_argument("output", type=Path, help="the PDF to write")
+    parser.add_argument("--toc", type=Path, default=Path("_toc.yml"))
+    parser.add_argument("--config", type=Path, default=Path("_config.yml"),
+                        help="the book's _config.yml (its title and author)")
+    arguments = parser.parse_args(argv)
+    import yaml
+
+    try:
+        config = yaml.safe_load(arguments.config.read_text(encoding="utf-8"))
+        printed = print_book(arguments.single_page, arguments.output, arguments.toc,
+                              title=config.get("title", "The book"),
+                              subtitle=f"by {config.get('author', 'its authors')}")
+    except (OSError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    chapters = printed.chapters
+    print(f"Wrote {arguments.output}: {len(chapters)} chapters, the last starting on page "
+          f"{chapters[-1].page}; {printed.too_wide} blocks wider than the paper.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
