@@ -27,6 +27,7 @@ Enable it in ``_config.yml``::
 
 import hashlib
 import importlib
+import json
 import pkgutil
 import shutil
 from pathlib import Path
@@ -155,6 +156,128 @@ ACCESSIBILITY_FIXES = """\
 })();
 """
 
+#: Search over ``file://``: Chromium refuses the fetches that build result excerpts (one
+#: console error each), so excerpts are switched off there and a note gives the command that
+#: serves the site. Over http, excerpts leave out buttons' labels.
+SEARCH_FIXES = """\
+document.addEventListener("DOMContentLoaded", () => {
+  if (typeof Search === "undefined") return;
+  if (window.location.protocol === "file:") {
+    DOCUMENTATION_OPTIONS.SHOW_SEARCH_SUMMARY = false;
+    const results = document.getElementById("search-results");
+    if (results && !document.getElementById("mlcycle-search-note")) {
+      const note = document.createElement("p");
+      note.id = "mlcycle-search-note";
+      note.className = "admonition note";
+      note.innerHTML = "Opened from a file, search lists matching pages without excerpts. " +
+        "For excerpts, serve the site: <code>make serve</code> in the repository (or " +
+        "<code>python -m http.server --directory _build/html</code>), then open " +
+        "<code>http://127.0.0.1:8000/</code>.";
+      results.before(note);
+    }
+  }
+  const toText = Search.htmlToText;
+  Search.htmlToText = (html, anchor) => {
+    const page = new DOMParser().parseFromString(html, "text/html");
+    page.querySelectorAll("button, .btn, .mlcycle-no-search").forEach((node) => node.remove());
+    return toText(page.documentElement.outerHTML, anchor);
+  };
+});
+"""
+
+#: The theme's ".pdf" button prints the page on screen; it becomes a link to the whole book's
+#: PDF (``make pdf`` writes it beside the site's front page).
+BOOK_PDF = "mlcycle-book.pdf"
+PDF_LINK = """\
+document.addEventListener("DOMContentLoaded", () => {
+  const root = document.documentElement.dataset.content_root || "";
+  document.querySelectorAll(".btn-download-pdf-button").forEach((button) => {
+    const link = document.createElement("a");
+    link.className = button.className;
+    link.href = root + "BOOK_PDF";
+    link.title = "The whole book as one PDF";
+    link.innerHTML = button.innerHTML;
+    link.querySelector(".btn__text-container").textContent = "book .pdf";
+    button.replaceWith(link);
+  });
+});
+""".replace("BOOK_PDF", BOOK_PDF)
+
+#: Stems the English stemmer leaves apart although a reader means one word.
+STEM_ALIASES = {"leakag": "leak"}
+
+
+def stem_alias(stem: str) -> str:
+    """Return the stem the search index files ``stem`` under.
+
+    >>> stem_alias("leakag"), stem_alias("model")
+    ('leak', 'model')
+    """
+    return STEM_ALIASES.get(stem, stem)
+
+
+def _search_language():
+    from sphinx.search.en import SearchEnglish
+
+    class SearchEnglishWithAliases(SearchEnglish):
+        """English search whose stems also join words such as "leak" and "leakage"."""
+
+        js_stemmer_code = SearchEnglish.js_stemmer_code + (
+            "\nvar PorterStemmer = Stemmer;\n"
+            "Stemmer = function() {\n"
+            "  const porter = new PorterStemmer();\n"
+            f"  const aliases = {json.dumps(STEM_ALIASES)};\n"
+            "  this.stemWord = (word) => {\n"
+            "    const stem = porter.stemWord(word);\n"
+            "    return aliases[stem] || stem;\n"
+            "  };\n"
+            "};\n")
+
+        def stem(self, word: str) -> str:
+            return stem_alias(super().stem(word))
+
+    return SearchEnglishWithAliases
+
+
+def group_glossary_aliases(index: dict, bank: dict) -> int:
+    """Point the search index's entries for a term's aliases at the term itself.
+
+    Search then lists a term once, however many of its aliases match. Returns how many
+    entries moved.
+
+    >>> index = {"indexentries": {"hpo": [[3, "term-HPO", True]],
+    ...     "hyperparameter optimization": [[3, "term-Hyperparameter-Optimization", True]]}}
+    >>> bank = {"terms": [{"term": "Hyperparameter Optimization", "aliases": ["HPO"]}]}
+    >>> group_glossary_aliases(index, bank), index["indexentries"]["hpo"]
+    (1, [[3, 'term-Hyperparameter-Optimization', True]])
+    """
+    entries = index.get("indexentries", {})
+    moved = 0
+    for term in bank.get("terms", []):
+        main = entries.get(term["term"].lower())
+        if not main:
+            continue
+        for alias in term.get("aliases", []):
+            key = alias.lower()
+            if key in entries and key != term["term"].lower():
+                entries[key] = [list(entry) for entry in main]
+                moved += 1
+    return moved
+
+
+def _group_aliases_in_search(app, exception):
+    index_file = Path(app.outdir) / "searchindex.js"
+    bank_file = Path(app.srcdir) / "quizzes" / "glossary.yml"
+    if exception or app.builder.format != "html" or not index_file.is_file() \
+            or not bank_file.is_file():
+        return
+    text = index_file.read_text(encoding="utf-8")
+    prefix, body = text.split("(", 1)
+    index = json.loads(body[: body.rindex(")")])
+    group_glossary_aliases(index, yaml.safe_load(bank_file.read_text(encoding="utf-8")))
+    index_file.write_text(f"{prefix}({json.dumps(index, separators=(',', ':'))})",
+                          encoding="utf-8")
+
 
 def package_fingerprint(root: Path = Path(__file__).parent) -> str:
     """Return a short digest of every file of the package under ``root``.
@@ -272,6 +395,8 @@ def api_modules(name: str) -> list[str]:
 def api_markup(name: str) -> list[str]:
     """Return the MyST lines documenting a module, one section per submodule of a package.
 
+    ``name`` is the module's full dotted name.
+
     >>> print("\\n".join(api_markup("mlcycle_ref.plots")))
     ```{eval-rst}
     .. automodule:: mlcycle_ref.plots
@@ -370,7 +495,7 @@ def _default_colour_mode(app, pagename, templatename, context, doctree):
 
 
 def setup(app):
-    """Register the extension with Sphinx."""
+    """Register the extension with the Sphinx application ``app``."""
     app.connect("config-inited", _use_local_mathjax)
     app.connect("config-inited", _cache_per_package_version)
     app.connect("builder-inited", _install_mathjax)
@@ -378,6 +503,10 @@ def setup(app):
     app.add_css_file(SITE_CSS_FILE)
     app.add_js_file(None, body=SIDEBAR_TOGGLES)
     app.add_js_file(None, body=ACCESSIBILITY_FIXES)
+    app.add_js_file(None, body=SEARCH_FIXES)
+    app.add_js_file(None, body=PDF_LINK)
+    app.add_search_language(_search_language())
+    app.connect("build-finished", _group_aliases_in_search)
     app.connect("html-page-context", _drop_thebe)
     app.connect("missing-reference", _resolve_reexport)
     app.connect("html-page-context", _default_colour_mode)
