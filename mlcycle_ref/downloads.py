@@ -8,6 +8,9 @@ Students never need the course repository (it holds the solutions). The built si
 * every page of the book as a Jupyter notebook, generated from its MyST source and linked from
   a download button in the page's header.
 
+The labs' links to chapters point at the site: at ``html_baseurl`` when the book sets it
+(the address it is published at), else at the pages of the built copy itself.
+
 Only released labs (:func:`mlcycle_ref.paths.course_files`) are copied; the files are written
 under ``downloads/`` in the HTML output when the build finishes::
 
@@ -21,6 +24,7 @@ under ``downloads/`` in the HTML output when the build finishes::
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -110,6 +114,28 @@ def _markdown_pages(app) -> set[str]:
             if Path(env.doc2path(docname, base=True)).suffix == ".md"}
 
 
+_BOOK_LINK = re.compile(r"\]\(\.\./\.\./book/([^)#\s]+)\.md(#[^)\s]*)?\)")
+
+
+def with_site_links(nb, site: str):
+    """Point a lab's links to book chapters (``../../book/x.md``) at the website ``site``.
+
+    In the repository the links are relative to ``labs/<lab>/``; in a downloaded notebook they
+    would lead nowhere, so the site's copy of a lab links the site's pages instead.
+
+    >>> from nbformat.v4 import new_markdown_cell, new_notebook
+    >>> nb = new_notebook(cells=[new_markdown_cell("[Training](../../book/lifecycle/training.md)")])
+    >>> with_site_links(nb, "https://example.org/ml").cells[0].source
+    '[Training](https://example.org/ml/book/lifecycle/training.html)'
+    """
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = _BOOK_LINK.sub(
+                lambda found: f"]({site}/book/{found.group(1)}.html{found.group(2) or ''})",
+                cell.source)
+    return nb
+
+
 def write_downloads(app, exception) -> None:
     """After a successful HTML build, write the labs, their zips and the page notebooks."""
     if exception is not None or app.builder.format != "html":
@@ -119,11 +145,17 @@ def write_downloads(app, exception) -> None:
     out = Path(app.outdir) / FOLDER
     shutil.rmtree(out, ignore_errors=True)
     released = labs.RELEASED
+    # With the site's address (html_baseurl) the labs link its pages; without one, the pages
+    # of this copy of the site, relative to downloads/labs/<lab>/.
+    site = (app.config.html_baseurl or "").rstrip("/") or "../../.."
     for name in labs.available(released):
         shutil.copytree(released / name, out / "labs" / name,
                         ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
-        write_zip(out / f"{name}.zip", [name], released=released)
-    write_zip(out / ALL_LABS, released=released)
+        notebook = out / "labs" / name / f"{name}.ipynb"
+        nbformat.write(with_site_links(nbformat.read(notebook, as_version=4), site), notebook)
+    for name in labs.available(released):
+        write_zip(out / f"{name}.zip", [name], released=out / "labs")
+    write_zip(out / ALL_LABS, released=out / "labs")
     for docname in sorted(_markdown_pages(app)):
         target = out / "chapters" / f"{docname}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,6 @@ from lab_secrets import leaks, secret_lines
 
 from mlcycle_ref import labs, paths
 
-BOOK = paths.REPOSITORY / "book"
 CONF = """
 extensions = ["myst_nb", "mlcycle_ref.downloads"]
 nb_execution_mode = "off"
@@ -25,7 +24,9 @@ html_theme = "sphinx_book_theme"
 html_theme_options = {"use_download_button": False}
 suppress_warnings = ["myst.xref_missing", "ref.term", "ref.doc", "toc.not_included"]
 exclude_patterns = ["_build"]
+html_baseurl = "https://ml.example.org/course/"
 """
+SITE = "https://ml.example.org/course"
 
 
 @pytest.fixture(scope="module")
@@ -34,10 +35,12 @@ def site(tmp_path_factory) -> Path:
 
     source = tmp_path_factory.mktemp("site-source")
     (source / "conf.py").write_text(CONF)
-    pages = ["labs/index", *[f"labs/lab0{n}" for n in range(1, 8)], "lifecycle/training"]
+    # The same layout as the real site, whose root is the repository: pages under book/.
+    pages = ["book/labs/index", *[f"book/labs/lab0{n}" for n in range(1, 8)],
+             "book/lifecycle/training"]
     for page in pages:
         (source / page).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(BOOK / f"{page}.md", source / f"{page}.md")
+        shutil.copy2(paths.REPOSITORY / f"{page}.md", source / f"{page}.md")
     (source / "index.md").write_text("# Course\n\n```{toctree}\n" + "\n".join(pages) + "\n```\n")
     out = tmp_path_factory.mktemp("site")
     app = Sphinx(str(source), str(source), str(out), str(out / ".doctrees"), "html",
@@ -48,31 +51,37 @@ def site(tmp_path_factory) -> Path:
 
 def test_each_lab_page_links_its_notebook_its_zip_and_all_labs(site):
     for lab in labs.available(labs.RELEASED):
-        page = (site / "labs" / f"{lab[:5]}.html").read_text()
-        for target in (f"../downloads/labs/{lab}/{lab}.ipynb", f"../downloads/{lab}.zip",
-                       "../downloads/mlcycle-labs.zip"):
+        page = (site / "book" / "labs" / f"{lab[:5]}.html").read_text()
+        for target in (f"../../downloads/labs/{lab}/{lab}.ipynb", f"../../downloads/{lab}.zip",
+                       "../../downloads/mlcycle-labs.zip"):
             assert f'href="{target}"' in page, f"{lab}: no link to {target}"
-            assert (site / "labs" / target).resolve().is_file(), target
+            assert (site / "book" / "labs" / target).resolve().is_file(), target
         released = nbformat.read(labs.RELEASED / lab / f"{lab}.ipynb", as_version=4)
         offered = nbformat.read(site / "downloads" / "labs" / lab / f"{lab}.ipynb", as_version=4)
-        assert offered == released
+        assert [cell.metadata for cell in offered.cells] == [cell.metadata for cell in
+                                                            released.cells]
+        text = "".join(cell.source for cell in offered.cells)
+        assert "../../book/" not in text and f"]({SITE}/book/" in text
+    chapter = f"]({SITE}/book/lifecycle/training.html)"
+    lab03 = (site / "downloads" / "labs" / "lab03_training" / "lab03_training.ipynb").read_text()
+    assert chapter in lab03 and (site / "book" / "lifecycle" / "training.html").is_file()
     names = zipfile.ZipFile(site / "downloads" / "mlcycle-labs.zip").namelist()
     assert sorted(names) == sorted(f"labs/{lab}/{lab}.ipynb"
                                    for lab in labs.available(labs.RELEASED))
 
 
 def test_every_page_is_offered_as_a_notebook_with_its_code_cells(site):
-    chapter = nbformat.read(site / "downloads" / "chapters" / "lifecycle" / "training.ipynb",
-                            as_version=4)
+    chapter = nbformat.read(site / "downloads" / "chapters" / "book" / "lifecycle" /
+                            "training.ipynb", as_version=4)
     nbformat.validate(chapter)
     code = [cell for cell in chapter.cells if cell.cell_type == "code"]
     assert code and "mlcycle_ref" in "".join(cell.source for cell in code)
     assert chapter.metadata["kernelspec"]["name"] == "python3"
-    page = (site / "lifecycle" / "training.html").read_text()
-    assert "../downloads/chapters/lifecycle/training.ipynb" in page
+    page = (site / "book" / "lifecycle" / "training.html").read_text()
+    assert "../../downloads/chapters/book/lifecycle/training.ipynb" in page
     offered = {path.relative_to(site / "downloads" / "chapters").with_suffix("").as_posix()
                for path in (site / "downloads" / "chapters").rglob("*.ipynb")}
-    assert {"index", "labs/lab01", "lifecycle/training"} <= offered
+    assert {"index", "book/labs/lab01", "book/lifecycle/training"} <= offered
 
 
 def test_nothing_the_site_offers_holds_a_secret(site):
