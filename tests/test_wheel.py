@@ -121,3 +121,9 @@ def test_the_kernel_of_the_self_check_imports_the_installed_package(installed, t
         " mlcycle_ref.__file__", metadata=meta)]), probe)
     report = run(installed, "labs", "check", str(probe), cwd=tmp_path, check=False)
     assert report.returncode == 0, report.stdout + report.stderr
+
+
+def test_course_init_asks_an_installed_package_for_the_lab_sources(installed, tmp_path):
+    refused = run(installed, "course", "init", "my-course", cwd=tmp_path, check=False)
+    assert refused.returncode == 2, refused.stderr
+    assert "--source" in refused.stderr and "carries no solutions" in refused.stderr

@@ -54,7 +54,10 @@ def available(source: Path = SOLUTIONS) -> list[str]:
     """Names of the labs in ``source``: folders ``<lab>`` holding ``<lab>.ipynb``, sorted."""
     source = Path(source)
     if not source.is_dir():
-        raise LabError(f"{source}: no such folder of lab sources")
+        hint = ("; name the instructor's folder of nbgrader source labs with --source (the "
+                "course repository's solutions/: an installed package carries no solutions)"
+                if source == SOLUTIONS else "")
+        raise LabError(f"{source}: no such folder of lab sources{hint}")
     return sorted(folder.name for folder in source.iterdir()
                   if (folder / f"{folder.name}.ipynb").is_file())
 
