@@ -763,14 +763,14 @@ def plot_rule_summary(monitor: Monitor) -> Figure:
     """
     table = monitor.results()
     cells = [[row.rule, row.status, "" if pd.isna(row.iteration) else str(int(row.iteration)),
-              "\n".join(textwrap.wrap(row.message, 72)) or ""]
+              "\n".join(textwrap.wrap(row.message, 60)) or ""]
              for row in table.itertuples()]
     lines = [max(1, cell[3].count("\n") + 1) for cell in cells]
     fig = new_figure((10, 0.3 * (sum(lines) + 1) + 0.6))
     ax = fig.subplots()
     ax.axis("off")
     drawn = ax.table(cellText=cells, colLabels=["rule", "status", "round", "what it saw"],
-                     cellLoc="left", colWidths=[0.2, 0.1, 0.07, 0.63], bbox=[0, 0, 1, 1])
+                     cellLoc="left", colWidths=[0.27, 0.14, 0.06, 0.53], bbox=[0, 0, 1, 1])
     drawn.auto_set_font_size(False)
     drawn.set_fontsize(10)
     for row, (status, height) in enumerate(zip(table["status"], lines, strict=True), start=1):

@@ -706,7 +706,9 @@ class Tuner:
         column = f"validation:{self.metric}"
         columns = min(3, len(self.ranges))
         rows = math.ceil(len(self.ranges) / columns)
-        fig = new_figure((4 * columns, 3.2 * rows))
+        # Panels of 3.2 inches, three to a row: shown about 690 pixels wide in the book, the
+        # 10-point labels stay above 9 pixels.
+        fig = new_figure((3.2 * columns, 2.8 * rows))
         axes = fig.subplots(rows, columns, squeeze=False, sharey=True)
         for ax, item in zip(axes.flat, self.ranges, strict=False):
             values = table[item.name]
