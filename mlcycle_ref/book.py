@@ -110,12 +110,12 @@ document.addEventListener("DOMContentLoaded", () => {
 #: them needs no page executed again.
 NOT_RUN_BY_PAGES = ("book.py", "pdf.py")
 
-#: The theme's markup fails axe-core in four ways; each is repaired once the page has loaded.
-#: - the sidebar's expand arrows are ``<summary>`` elements with no name;
-#: - buttons whose ``aria-label`` leaves out their visible text ("Search" on a button that
-#:   shows "Search Ctrl+K") and icons whose ``title`` adds text the label does not have;
-#: - the sidebar's logo and search button sit outside every landmark;
-#: - pandas tables leave their corner header cells empty.
+# The theme's markup fails axe-core in four ways; each is repaired once the page has loaded.
+# - the sidebar's expand arrows are <summary> elements with no name;
+# - buttons whose aria-label leaves out their visible text ("Search" on a button that shows
+#   "Search Ctrl+K") and icons whose title adds text the label does not have;
+# - the sidebar's logo and search button sit outside every landmark;
+# - pandas tables leave their corner header cells empty.
 ACCESSIBILITY_FIXES = """\
 (() => {
   const repair = () => {
@@ -465,15 +465,40 @@ def defining_name(name: str) -> str | None:
     return None
 
 
+def _importable(name: str) -> bool:
+    parts = name.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        try:
+            found = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for part in parts[cut:]:
+            if not hasattr(found, part):
+                return False
+            found = getattr(found, part)
+        return True
+    return False
+
+
 def _resolve_reexport(app, env, node, contnode):
+    # A docstring names a sibling by its short name ("run", "JobStore.get"): look for it in
+    # the module, then in each package above, and link to where it is defined. A name that
+    # exists but has no entry of its own (an undocumented constant) stays plain code.
     if node.get("refdomain") != "py":
         return None
-    target, module = node["reftarget"], node.get("py:module")
-    for name in ([f"{module}.{target}"] if module else []) + [target]:
-        defined = defining_name(name) if name.startswith("mlcycle_ref.") else None
-        if defined:
-            return env.get_domain("py").resolve_xref(env, node["refdoc"], app.builder,
-                                                     node["reftype"], defined, node, contnode)
+    target, module = node["reftarget"], node.get("py:module") or ""
+    scopes = module.split(".")
+    names = [".".join([*scopes[:depth], target]) for depth in range(len(scopes), 0, -1)]
+    for name in [*names, target]:
+        if not name.startswith("mlcycle_ref."):
+            continue
+        defined = defining_name(name) or name
+        found = env.get_domain("py").resolve_xref(env, node["refdoc"], app.builder,
+                                                  node["reftype"], defined, node, contnode)
+        if found is not None:
+            return found
+        if _importable(name):
+            return contnode
     return None
 
 
