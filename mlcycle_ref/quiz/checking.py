@@ -313,8 +313,8 @@ def check_rubric(question: Question, response: Any) -> Feedback:
         notes.append("It reads as a list of keywords, which states nothing: write sentences "
                      "that say what each idea does and how they connect.")
     elif analysis.terse:
-        notes.append("It is a few terms with nothing that links them: write a sentence that "
-                     "says what they do.")
+        notes.append("It is a few keywords with nothing that links them: write a sentence "
+                     "that says what they do.")
     elif analysis.restated:
         notes.append("It mostly repeats the question: say something the question does not.")
     elif analysis.copied_share >= 0.5:

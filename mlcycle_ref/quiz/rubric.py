@@ -127,9 +127,9 @@ class Analysis:
 
     @property
     def capped(self) -> bool:
-        """A keyword list, a terse string of terms or a restated question: it states nothing,
-        whatever words it has."""
-        return self.keyword_list or self.restated or self.terse
+        """A keyword list, a terse string of terms, a restated question or a guess: it states
+        nothing, whatever words it has."""
+        return self.keyword_list or self.restated or self.terse or self.hedged
 
     @property
     def score(self) -> float:
@@ -469,7 +469,7 @@ def is_keyword_list(text: str) -> bool:
               if (words := re.findall(r"[a-z0-9]+", s))]
     segments = [len(words) for words in pieces]
     # Items that are mostly actions ("plot distributions, pick useful features") say something.
-    actions = sum(acts(words) for words in pieces)
+    actions = sum(len(words) >= 2 and acts(words) for words in pieces)
     function_words = sum(t.stop for t in tokens)
     if len(tokens) < 3:
         return False

@@ -362,7 +362,7 @@
         .map((s) => (s === undefined ? [] : (s.match(/[a-z0-9]+/g) || [])))
         .filter((words) => words.length > 0);
       const segments = pieces.map((words) => words.length);
-      const actions = pieces.filter((words) => acts(words)).length;
+      const actions = pieces.filter((words) => words.length >= 2 && acts(words)).length;
       const functionWords = tokens.filter((t) => t.stop).length;
       if (tokens.length < 3) return false;
       if (tokens.some((t) => FILLERS.has(t.surface)) &&
@@ -432,11 +432,11 @@
       const promptStems = new Set(tokenise(prompt).filter((t) => !t.stop).map((t) => t.stem));
       const restated = isRestated(prepared, promptStems);
       const terse = isTerse(answer);
-      const capped = keywordList || restated || terse;
+      const hedged = isHedged(answer, HEDGES);
+      const capped = keywordList || restated || terse || hedged;
       const share = made.length ? made.filter(Boolean).length / made.length : 0;
       return {
-        made, negated, contradicted, keywordList, near, restated, terse, capped,
-        hedged: isHedged(answer, HEDGES),
+        made, negated, contradicted, keywordList, near, restated, terse, capped, hedged,
         doubtful: isHedged(answer, WEAK_HEDGES),
         denies: prepared.tokens.some((t, q) => t.stem === NEG && !consumed.has(q)),
         copiedShare: prepared.content.length ? prepared.copied.size / prepared.content.length : 0,
@@ -643,7 +643,7 @@
           notes.push("It reads as a list of keywords, which states nothing: write sentences " +
             "that say what each idea does and how they connect.");
         } else if (analysis.terse) {
-          notes.push("It is a few terms with nothing that links them: write a sentence that " +
+          notes.push("It is a few keywords with nothing that links them: write a sentence that " +
             "says what they do.");
         } else if (analysis.restated) {
           notes.push("It mostly repeats the question: say something the question does not.");
