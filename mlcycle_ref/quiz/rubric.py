@@ -421,7 +421,11 @@ class _Answer:
                 continue
             if first < q < last:
                 return True
-            if any(q < p and token.clause == self.tokens[p].clause for p in match):
+            # A negator reaches forward to the end of its clause, or to a pronoun that opens
+            # a new claim ("instead of starting from nothing you pick a pre-trained model").
+            if any(q < p and token.clause == self.tokens[p].clause
+                   and not any(t.surface in PRONOUNS for t in self.tokens[q + 1:p])
+                   for p in match):
                 return True
             # "X is not needed", "X is useless": the auxiliary follows the match at once (one
             # word between at most, and no pronoun, which would start another claim).

@@ -341,7 +341,8 @@
           const token = this.tokens[q];
           if (token.stem !== NEG || consumed.has(q)) continue;
           if (first < q && q < last) return true;
-          if (match.some((p) => q < p && token.clause === this.tokens[p].clause)) return true;
+          if (match.some((p) => q < p && token.clause === this.tokens[p].clause &&
+              !this.tokens.slice(q + 1, p).some((t) => PRONOUNS.has(t.surface)))) return true;
           const between = this.tokens.slice(last + 1, q - 1);
           if (q > last && token.clause === this.tokens[last].clause &&
               AUXILIARIES.has(this.tokens[q - 1].surface) && between.length <= 1 &&
