@@ -94,3 +94,21 @@ def test_without_a_widget_manager_the_view_falls_back_to_html(tmp_path):
     assert all(html.escape(c) in page for c in QUIZ.question("q02-choice").choices)
     assert "VBox(" not in page and page == view._repr_html_()
 
+
+
+def test_an_unsure_short_answer_offers_self_marking_and_records_it(tmp_path):
+    with History(tmp_path / "h.sqlite3") as history:
+        view = show("quiz", ids=["q02"], history=history)
+        item = view.questions[0]
+        item.input.value = ("For example one-hot encoding, which turns each category into its "
+                            "own 0/1 column.")
+        item.button.click()
+        assert item.feedback.unsure and item.outcome is None
+        assert item.self_mark.layout.display == "flex"
+        assert "model answer" in item.output.value
+        assert history.attempts("quiz") == []  # nothing recorded until the learner decides
+        item.disagree.click()
+        assert item.outcome == "self-wrong" and item.self_mark.layout.display == "none"
+        [attempt] = history.attempts("quiz")
+        assert attempt.self_marked == 1 and attempt.right == 0
+        assert "Total: 0.67 / 1" in view.total.value  # the points made still count

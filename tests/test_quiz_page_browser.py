@@ -11,7 +11,7 @@ from collections import Counter
 import pytest
 from sphinx.application import Sphinx
 
-from mlcycle_ref.quiz import load_bank
+from mlcycle_ref.quiz import check, load_bank
 from mlcycle_ref.quiz.drills import RETRY_AFTER
 from mlcycle_ref.quiz.shuffle import displayed, seed_for
 
@@ -19,7 +19,8 @@ sync_api = pytest.importorskip("playwright.sync_api")
 
 QUIZ = load_bank("quiz")
 SINGLES = [q.id for q in QUIZ.questions if q.kind == "single"]
-IDS = [*SINGLES, "q02-tf", "q04-numeric", "q05-match"]
+IDS = [*SINGLES, "q02-tf", "q04-numeric", "q05-match", "q02"]
+UNSURE = "For example one-hot encoding, which turns each category into its own 0/1 column."
 PAGES = {
     "index": "Home\n====\n\n.. toctree::\n\n   quiz\n   cards\n   sort\n   glossary\n",
     "quiz": f"Quiz\n====\n\n.. quiz:: quiz\n   :ids: {', '.join(IDS)}\n",
@@ -169,3 +170,21 @@ def test_persona_items_come_in_a_new_order_on_every_visit(page, site):
     owners = [next(i.persona for i in personas.items if i.id == item) for item in orders.pop()]
     assert re.sub(r"(.)\1+", r"\1", "".join(o[0] for o in owners)) != "".join(
         dict.fromkeys(o[0] for o in owners))
+
+
+def test_an_unsure_short_answer_is_self_marked_and_the_mark_survives_a_reload(page, site):
+    assert check(QUIZ.question("q02"), UNSURE).unsure
+    page.goto((site / "quiz.html").as_uri())
+    box = page.locator("[data-question='q02']")
+    box.get_by_role("textbox").fill(UNSURE)
+    box.get_by_role("button", name="Check").click()
+    assert "Perhaps" in box.locator(".mlq-verdict").first.text_content()
+    assert box.locator(".mlq-model").get_attribute("open") is not None
+    assert "Answered 0 of" in page.locator(".mlq-total").text_content()
+    box.get_by_role("button", name="My answer makes these points").click()
+    assert "Self-marked as right" in box.locator(".mlq-self").text_content()
+    assert "Answered 1 of" in page.locator(".mlq-total").text_content()
+    page.reload()
+    assert "Self-marked as right" in box.locator(".mlq-self").text_content()
+    assert box.get_by_role("textbox").input_value() == UNSURE
+    page.screenshot(path=str(site.parent / "quiz-unsure.png"), full_page=True)

@@ -161,3 +161,10 @@ def test_a_keyword_list_is_capped_below_any_pass_mark():
     analysis = analyse_answer("new data, compare prediction truth, labels", "", [HOLD, COMPARE])
     assert analysis.made == (True, True)
     assert analysis.keyword_list and analysis.score == KEYWORD_CAP
+
+
+def test_the_compiled_checker_data_matches_its_yaml_source():
+    from mlcycle_ref.quiz.checker_data import COMPILED, compile_data, render
+
+    assert COMPILED.read_text(encoding="utf-8") == render(compile_data()), (
+        "run: python mlcycle_ref/quiz/checker_data.py")

@@ -153,3 +153,23 @@ def test_an_essay_is_read_until_an_empty_line():
     result = run_quiz(essays, ids=["e3"], stdin=io.StringIO("\n".join(lines) + "\n\n"),
                       stdout=out)
     assert result.correct == {"e3": True}
+
+
+UNSURE = "For example one-hot encoding, which turns each category into its own 0/1 column."
+
+
+def test_an_unsure_short_answer_is_compared_with_the_model_answer_and_self_marked(tmp_path):
+    from mlcycle_ref.quiz.history import History
+
+    with History(tmp_path / "h.sqlite3") as history:
+        result, text = run(["q02"], [UNSURE, "maybe", "y"], history=history)
+        assert "Perhaps" in text and QUIZ.question("q02").model_answer[:40] in " ".join(
+            text.split())
+        assert "Type y or n." in text
+        assert result.correct == {"q02": True} and result.scores == {"q02": 1.0}
+        [attempt] = history.attempts("quiz")
+        assert attempt.self_marked == 1 and history.outcomes(attempt.id) == {
+            "q02": ("self-right", 1.0)}
+        result, _ = run(["q02"], [UNSURE, "n"], history=history)
+        assert result.correct == {"q02": False}
+        assert history.missed("quiz") == ["q02"]
