@@ -9,11 +9,15 @@ rest untouched), then measures, on this machine and in this order:
    other work on a shared machine comes and goes.
 2. *nbgrader*: plain ``nbgrader autograde LAB`` over the whole class in a course of its own,
    one process grading one submission after the other.
-3. *mlcycle*: ``mlcycle course autograde LAB --workers 2`` over the same class.
+3. *mlcycle*: ``mlcycle course autograde LAB --workers 2`` over the same class, each
+   submission in its bubblewrap sandbox.
+4. *mlcycle unsandboxed*: the same command with ``--no-sandbox --force``, grading the class
+   again as the instructor's user.
 
-Both graders are timed as commands, start-up included. Targets: mlcycle at least 1.6 times
-faster than nbgrader, and its time per submission and worker (wall time x workers /
-submissions) at most 1.3 times the nbclient floor.
+The graders are timed as commands, start-up included. Targets: mlcycle at least 1.6 times
+faster than nbgrader, its time per submission and worker (wall time x workers /
+submissions) at most 1.3 times the nbclient floor, and the sandboxed run at most 1.10 times
+the unsandboxed one.
 
 usage: python bench/bench_course.py [--submissions N] [--workers N] [--lab LAB]
 """
@@ -37,6 +41,7 @@ from mlcycle_ref import course, labs
 
 SPEEDUP_TARGET = 1.6
 OVERHEAD_TARGET = 1.3
+SANDBOX_TARGET = 1.10
 CLI = ("import argparse, sys\nfrom mlcycle_ref import course\n"
        "parser = argparse.ArgumentParser()\ncourse.register(parser.add_subparsers())\n"
        "args = parser.parse_args(sys.argv[1:])\nsys.exit(args.handler(args))")
@@ -86,9 +91,9 @@ def nbgrader_seconds(root: Path, lab: str, submissions: dict[str, bytes]) -> flo
     return time.perf_counter() - start
 
 
-def mlcycle_seconds(grading_course: course.Course, lab: str, workers: int) -> float:
+def mlcycle_seconds(grading_course: course.Course, lab: str, workers: int, *options) -> float:
     command = [sys.executable, "-c", CLI, "course", "autograde", lab, "--course",
-               str(grading_course.root), "--workers", str(workers)]
+               str(grading_course.root), "--workers", str(workers), *options]
     start = time.perf_counter()
     with labs.venv_on_path():
         subprocess.run(command, check=True, capture_output=True)
@@ -121,11 +126,14 @@ def main(argv: list[str] | None = None) -> int:
                    for student in submissions]
         graded = sum(record is not None and record["status"] == course.GRADED
                      for record in records)
+        unsandboxed = mlcycle_seconds(grading_course, lab, args.workers, "--no-sandbox",
+                                      "--force")
         after = alone_seconds(submissions, scratch / "alone")
         alone = (before + after) / 2
         print(f"nbclient alone, per submission      {alone:7.1f} s  (before {before:.1f} s, "
               f"after {after:.1f} s)")
         print(f"mlcycle course autograde            {ours:7.1f} s  ({graded} graded)")
+        print(f"  the same with --no-sandbox        {unsandboxed:7.1f} s")
         per_slot = ours * args.workers / len(submissions)
         in_worker = statistics.mean(record["seconds"] for record in records if record)
         speedup = plain / ours
@@ -136,8 +144,11 @@ def main(argv: list[str] | None = None) -> int:
               f"nbclient alone (target <= {OVERHEAD_TARGET})")
         print(f"  of which inside the worker        {in_worker:7.1f} s  = "
               f"{in_worker / alone:.2f} x nbclient alone")
+        sandbox_cost = ours / unsandboxed
+        print(f"sandboxed / unsandboxed             {sandbox_cost:7.2f} x  (target <= "
+              f"{SANDBOX_TARGET})")
     met = graded == len(submissions) and speedup >= SPEEDUP_TARGET and (
-        overhead <= OVERHEAD_TARGET)
+        overhead <= OVERHEAD_TARGET) and sandbox_cost <= SANDBOX_TARGET
     print("targets met" if met else "targets MISSED")
     return 0 if met else 1
 
