@@ -46,6 +46,12 @@ c.OverwriteCells.add_missing_cells = True
 #   c.AssignLatePenalties.plugin_class = "mlcycle_ref.course.late_penalty.PerHourPenalty"
 #   c.PerHourPenalty.points_per_hour = 1.0
 c.LateSubmissionPlugin.penalty_method = "none"
+# Limits on each submission while autograde runs it in its sandbox; the defaults are listed
+# by `mlcycle course autograde --help`, and its options override these for one run. E.g.:
+#   c.Sandbox.memory_mb = 2048
+#   c.Sandbox.processes = 128
+#   c.Sandbox.file_mb = 256
+#   c.Sandbox.cpu_seconds = 600
 """
 #: The course id of the gradebook. nbgrader's commands default to "" and its Gradebook to
 #: "default_course"; PostgreSQL, which checks foreign keys, needs the two to agree.
