@@ -31,6 +31,7 @@ import sys
 from pathlib import Path
 
 from mlcycle_ref import paths
+from mlcycle_ref.errors import MlcycleError
 
 ROOT = paths.REPOSITORY
 #: The instructor's lab sources of the repository checkout (absent from an installed package).
@@ -46,7 +47,7 @@ BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 MAX_MESSAGE = 300
 
 
-class LabError(ValueError):
+class LabError(MlcycleError, ValueError):
     """A lab or notebook that cannot be released or checked; the message says which and why."""
 
 

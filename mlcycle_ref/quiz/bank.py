@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from mlcycle_ref.errors import MlcycleError
 from mlcycle_ref.paths import course_files
 from mlcycle_ref.quiz.rubric import KEYWORD_CAP, Point, compile_phrasing
 
@@ -52,7 +53,7 @@ KIND_FIELDS = {
 OPTIONAL_FIELDS = {"tolerance", "unit", "accepted", "subjects", "pass_mark", "min_words"}
 
 
-class BankError(ValueError):
+class BankError(MlcycleError, ValueError):
     """A bank file that does not follow the schema; the message says where."""
 
 
