@@ -24,7 +24,6 @@ under ``downloads/`` in the HTML output when the build finishes::
 
 from __future__ import annotations
 
-import re
 import shutil
 from pathlib import Path
 
@@ -114,33 +113,11 @@ def _markdown_pages(app) -> set[str]:
             if Path(env.doc2path(docname, base=True)).suffix == ".md"}
 
 
-_BOOK_LINK = re.compile(r"\]\(\.\./\.\./book/([^)#\s]+)\.md(#[^)\s]*)?\)")
-
-
-def with_site_links(nb, site: str):
-    """Point a lab's links to book chapters (``../../book/x.md``) at the website ``site``.
-
-    In the repository the links are relative to ``labs/<lab>/``; in a downloaded notebook they
-    would lead nowhere, so the site's copy of a lab links the site's pages instead.
-
-    >>> from nbformat.v4 import new_markdown_cell, new_notebook
-    >>> nb = new_notebook(cells=[new_markdown_cell("[Training](../../book/lifecycle/training.md)")])
-    >>> with_site_links(nb, "https://example.org/ml").cells[0].source
-    '[Training](https://example.org/ml/book/lifecycle/training.html)'
-    """
-    for cell in nb.cells:
-        if cell.cell_type == "markdown":
-            cell.source = _BOOK_LINK.sub(
-                lambda found: f"]({site}/book/{found.group(1)}.html{found.group(2) or ''})",
-                cell.source)
-    return nb
-
-
 def write_downloads(app, exception) -> None:
     """After a successful HTML build, write the labs, their zips and the page notebooks."""
     if exception is not None or app.builder.format != "html":
         return
-    from mlcycle_ref.labs.bundle import write_zip
+    from mlcycle_ref.labs.bundle import with_site_links, write_zip
 
     out = Path(app.outdir) / FOLDER
     shutil.rmtree(out, ignore_errors=True)

@@ -48,3 +48,12 @@ def test_setup_jupyter_turns_off_the_instructor_plugins_only(tmp_path, mlcycle, 
     assert all(plugin in disabled for plugin in jupyter.INSTRUCTOR_PLUGINS)
     assert "some-other:plugin" in (tmp_path / "labconfig" / "page_config.json").read_text()
     assert "validate-assignment" not in disabled and "assignment-list" not in disabled
+
+
+def test_get_with_the_sites_address_points_chapter_links_at_it(tmp_path, mlcycle):
+    code, _, _ = mlcycle("labs", "get", tmp_path, "lab01", "--site", "https://ml.example.org/")
+    assert code == 0
+    text = "".join(cell.source for cell in nbformat.read(
+        tmp_path / "lab01_exploration" / "lab01_exploration.ipynb", as_version=4).cells)
+    assert "](https://ml.example.org/book/lifecycle/exploration.html)" in text
+    assert "../../book/" not in text

@@ -7,6 +7,7 @@ website, which offers the zip made by :func:`write_zip`.
 
 from __future__ import annotations
 
+import re
 import shutil
 import zipfile
 from pathlib import Path
@@ -32,12 +33,35 @@ def lab_files(released: Path = labs.RELEASED) -> dict[str, Path]:
 
 
 
+_BOOK_LINK = re.compile(r"\]\(\.\./\.\./book/([^)#\s]+)\.md(#[^)\s]*)?\)")
+
+
+def with_site_links(nb, site: str):
+    """Point a lab's links to book chapters (``../../book/x.md``) at the website ``site``.
+
+    In the repository the links are relative to ``labs/<lab>/``; in a copied or downloaded
+    notebook they would lead nowhere, so they are pointed at the published book instead.
+
+    >>> from nbformat.v4 import new_markdown_cell, new_notebook
+    >>> nb = new_notebook(cells=[new_markdown_cell("[Training](../../book/lifecycle/training.md)")])
+    >>> with_site_links(nb, "https://example.org/ml").cells[0].source
+    '[Training](https://example.org/ml/book/lifecycle/training.html)'
+    """
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = _BOOK_LINK.sub(
+                lambda found: f"]({site}/book/{found.group(1)}.html{found.group(2) or ''})",
+                cell.source)
+    return nb
+
+
 def get(destination, names=None, *, released: Path = labs.RELEASED,
-        overwrite: bool = False) -> list[Path]:
+        overwrite: bool = False, site: str | None = None) -> list[Path]:
     """Copy the released labs (all, or ``names``) into ``destination``; return the notebooks.
 
     A lab folder already in ``destination`` holds the student's work: it is left alone (and
-    reported) unless ``overwrite`` is set.
+    reported) unless ``overwrite`` is set. With ``site``, the address of the published book,
+    the labs' links to its chapters point there.
 
     >>> import tempfile
     >>> folder = Path(tempfile.mkdtemp())
@@ -60,7 +84,13 @@ def get(destination, names=None, *, released: Path = labs.RELEASED,
         shutil.rmtree(target, ignore_errors=True)
         shutil.copytree(released / name, target,
                         ignore=shutil.ignore_patterns(*SKIPPED))
-        notebooks.append(target / f"{name}.ipynb")
+        notebook = target / f"{name}.ipynb"
+        if site:
+            import nbformat
+
+            nbformat.write(with_site_links(nbformat.read(notebook, as_version=4),
+                                           site.rstrip("/")), notebook)
+        notebooks.append(notebook)
     return notebooks
 
 

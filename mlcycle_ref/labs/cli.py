@@ -29,7 +29,7 @@ def _get_command(args) -> int:
     from mlcycle_ref.labs.bundle import get
 
     try:
-        notebooks = get(args.folder, args.labs, overwrite=args.overwrite)
+        notebooks = get(args.folder, args.labs, overwrite=args.overwrite, site=args.site)
     except labs.LabError as error:
         return _failed(error)
     for path in notebooks:
@@ -81,6 +81,9 @@ def register(subparsers) -> None:
                          help="lab names or prefixes such as lab01 (default: every lab)")
     getting.add_argument("--overwrite", action="store_true",
                          help="replace lab folders that already exist (your work in them is lost)")
+    getting.add_argument("--site", metavar="URL",
+                         help="address of the published book: the labs' links to its chapters "
+                         "point there (your instructor gives it)")
     getting.set_defaults(handler=_get_command)
 
     setting_up = commands.add_parser(
