@@ -326,7 +326,7 @@ def check_rubric(question: Question, response: Any) -> Feedback:
                                             analysis.contradicted, strict=True):
         if contradicted:
             notes.append(f"It claims the opposite of a key point: {point.point}.")
-        elif negated:
+        elif negated and not correct:
             notes.append(f"It seems to deny a key point: {point.point}.")
     if missing_parts and not analysis.capped:
         notes.append(f"Not yet answered: the part on {' and '.join(missing_parts)}.")

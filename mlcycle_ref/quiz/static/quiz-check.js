@@ -658,7 +658,7 @@
         q.rubric.forEach((point, k) => {
           if (analysis.contradicted[k]) {
             notes.push(`It claims the opposite of a key point: ${point.point}.`);
-          } else if (analysis.negated[k]) {
+          } else if (analysis.negated[k] && !correct) {
             notes.push(`It seems to deny a key point: ${point.point}.`);
           }
         });
