@@ -3,6 +3,8 @@
 import html
 from collections import Counter
 
+import pytest
+
 from mlcycle_ref.quiz import load_bank, show
 from mlcycle_ref.quiz.history import History
 from mlcycle_ref.quiz.notebook import QuestionWidget
@@ -112,3 +114,18 @@ def test_an_unsure_short_answer_offers_self_marking_and_records_it(tmp_path):
         [attempt] = history.attempts("quiz")
         assert attempt.self_marked == 1 and attempt.right == 0
         assert "Total: 0.67 / 1" in view.total.value  # the points made still count
+
+
+def test_review_shows_only_what_was_missed(tmp_path):
+    with History(tmp_path / "h.sqlite3") as history:
+        view = show("quiz", ids=["q02-tf", "q04-tf"], history=history)
+        view.questions[0].input.value = "False"
+        view.questions[1].input.value = "True"
+        for item in view.questions:
+            item.button.click()
+        review = show("quiz", history=history, review=True)
+        assert [item.question.id for item in review.questions] == ["q04-tf"]
+        review.questions[0].input.value = "False"
+        review.questions[0].button.click()
+        with pytest.raises(ValueError, match="nothing to review"):
+            show("quiz", history=history, review=True)

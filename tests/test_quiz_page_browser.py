@@ -22,7 +22,9 @@ SINGLES = [q.id for q in QUIZ.questions if q.kind == "single"]
 IDS = [*SINGLES, "q02-tf", "q04-numeric", "q05-match", "q02"]
 UNSURE = "For example one-hot encoding, which turns each category into its own 0/1 column."
 PAGES = {
-    "index": "Home\n====\n\n.. toctree::\n\n   quiz\n   cards\n   sort\n   glossary\n",
+    "index": "Home\n====\n\n.. toctree::\n\n   quiz\n   two\n   cards\n   sort\n   glossary\n",
+    "two": "Two\n===\n\nA\n-\n\n.. quiz:: quiz\n   :ids: q02-tf, q04-tf\n\nB\n-\n\n"
+           ".. quiz:: quiz\n   :ids: q06-tf\n",
     "quiz": f"Quiz\n====\n\n.. quiz:: quiz\n   :ids: {', '.join(IDS)}\n",
     "cards": "Cards\n=====\n\n.. flashcards:: glossary\n",
     "sort": "Sort\n====\n\n.. persona-sort:: personas\n",
@@ -188,3 +190,16 @@ def test_an_unsure_short_answer_is_self_marked_and_the_mark_survives_a_reload(pa
     assert "Self-marked as right" in box.locator(".mlq-self").text_content()
     assert box.get_by_role("textbox").input_value() == UNSURE
     page.screenshot(path=str(site.parent / "quiz-unsure.png"), full_page=True)
+
+
+def test_a_page_with_several_quiz_views_shows_its_overall_score(page, site):
+    page.goto((site / "two.html").as_uri())
+    overall = page.locator(".mlq-page-total")
+    assert overall.text_content() == "This page: answered 0 of 3; score 0.00 / 3."
+    for question_id, answer in (("q02-tf", "False"), ("q06-tf", "True")):
+        box = page.locator(f"[data-question='{question_id}']")
+        box.get_by_label(answer, exact=True).check()
+        box.get_by_role("button", name="Check").click()
+    right = sum(check(QUIZ.question(q), a).correct for q, a in (("q02-tf", False),
+                                                                 ("q06-tf", True)))
+    assert overall.text_content() == f"This page: answered 2 of 3; score {right:.2f} / 3."

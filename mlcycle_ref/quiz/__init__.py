@@ -17,12 +17,13 @@ from mlcycle_ref.quiz.bank import Bank, BankError, Question, load_bank
 from mlcycle_ref.quiz.checking import Feedback, check
 
 
-def show(bank, ids=None, history=None):
-    """Render a bank (a name such as ``"quiz"``, or a loaded bank) as notebook widgets."""
+def show(bank, ids=None, history=None, review=False):
+    """Render a bank (a name such as ``"quiz"``, or a loaded bank) as notebook widgets;
+    ``review=True`` shows only what was missed at the latest try."""
     # ipywidgets is only imported when a notebook asks for widgets.
     from mlcycle_ref.quiz.notebook import show as show_widgets
 
-    return show_widgets(bank, ids, history)
+    return show_widgets(bank, ids, history, review)
 
 
 __all__ = ["Bank", "BankError", "Feedback", "Question", "check", "load_bank", "show"]

@@ -220,6 +220,18 @@ class QuizView:
         return bundle
 
 
-def show(bank: Bank | str, ids=None, history: History | None = None) -> QuizView:
-    """All questions of a bank (or those with ``ids``) as widgets, ready to display."""
-    return QuizView(bank if isinstance(bank, Bank) else load_bank(bank), ids, history)
+def show(bank: Bank | str, ids=None, history: History | None = None,
+         review: bool = False) -> QuizView:
+    """All questions of a bank (or those with ``ids``) as widgets, ready to display.
+
+    ``review=True`` shows only the questions whose latest answer was not right.
+    """
+    bank = bank if isinstance(bank, Bank) else load_bank(bank)
+    if review:
+        history = history if history is not None else History()
+        missed = history.missed(bank.name)
+        ids = [i for i in missed if not ids or i in ids]
+        if not ids:
+            raise ValueError(f"nothing to review in {bank.title}: every question answered "
+                             "was right at the latest try")
+    return QuizView(bank, ids, history)

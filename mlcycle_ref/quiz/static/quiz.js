@@ -326,6 +326,10 @@
       const update = () => {
         const answers = Object.values(attempt.answers);
         const sum = answers.reduce((a, b) => a + b.score, 0);
+        root.dataset.answered = answers.length;
+        root.dataset.score = sum;
+        root.dataset.questions = questions.length;
+        document.dispatchEvent(new CustomEvent("mlq-change"));
         total.textContent = `Answered ${answers.length} of ${questions.length}; ` +
           `score ${sum.toFixed(2)} / ${questions.length} (attempt ${attempt.number}).`;
         const done = entry.attempts.filter((a) => Object.keys(a.answers).length);
@@ -534,13 +538,31 @@
 
   const VIEWS = { quiz: renderQuiz, flashcards: renderFlashcards, "persona-sort": renderPersonaSort };
 
+  /* A page with several quiz views (one per section) also shows the total over the page. */
+  function pageTotal(containers) {
+    const quizzes = containers.filter((c) => c.dataset.mlq === "quiz");
+    if (quizzes.length < 2) return;
+    const line = el("p", { class: "mlq-page-total", "aria-live": "polite" });
+    quizzes[quizzes.length - 1].after(line);
+    const update = () => {
+      const roots = quizzes.map((c) => c.querySelector(".mlq-root").dataset);
+      const sum = (key) => roots.reduce((a, d) => a + Number(d[key] || 0), 0);
+      line.textContent = `This page: answered ${sum("answered")} of ${sum("questions")}; ` +
+        `score ${sum("score").toFixed(2)} / ${sum("questions")}.`;
+    };
+    document.addEventListener("mlq-change", update);
+    update();
+  }
+
   function start() {
-    document.querySelectorAll(".mlq[data-mlq]").forEach((container) => {
+    const containers = Array.from(document.querySelectorAll(".mlq[data-mlq]"));
+    containers.forEach((container) => {
       const data = JSON.parse(container.querySelector("script.mlq-data").textContent);
       const root = container.querySelector(".mlq-root");
       VIEWS[data.view](root, data);
       container.classList.add("mlq-ready");
     });
+    pageTotal(containers);
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
