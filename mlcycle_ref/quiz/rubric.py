@@ -199,6 +199,9 @@ def normalise(text: str) -> str:
     text = re.sub(r"\bshan't\b", "shall not", text)
     text = re.sub(r"n't\b", " not", text)
     text = re.sub(r"\bcannot\b", "can not", text)
+    # Contractions typed without the apostrophe: "hasnt", "dont", "isnt" (not "wont": a word).
+    text = re.sub(r"\b(do|does|did|is|are|was|were|has|have|had|should|could|would|must|"
+                  r"need)nt\b", r"\1 not", text)
     text = re.sub(r"([a-z])'(s|re|ve|ll|d|m)\b", r"\1 ", text)
     text = text.replace("'", " ")
     for phrase in LEXICON["negating_phrases"]:
@@ -472,8 +475,10 @@ def is_keyword_list(text: str) -> bool:
     pieces = [words for s in re.split(r"[,;/|\n\u2022*]|\s-+>?\s|->", normalise(text))
               if (words := re.findall(r"[a-z0-9]+", s))]
     segments = [len(words) for words in pieces]
-    # Items that are mostly actions ("plot distributions, pick useful features") say something.
-    actions = sum(len(words) >= 2 and acts(words) for words in pieces)
+    # Items that are mostly actions ("plot distributions, pick useful features") or linked by
+    # arrows ("data pipelines -> clean data") say something.
+    actions = (sum(len(words) >= 2 and acts(words) for words in pieces)
+               + len(re.findall(r"->|=>|\u2192", text)))
     function_words = sum(t.stop for t in tokens)
     if len(tokens) < 3:
         return False

@@ -103,6 +103,9 @@
       text = text.replace(/\bcan'?t\b/g, "can not").replace(/\bwon't\b/g, "will not");
       text = text.replace(/\bshan't\b/g, "shall not").replace(/n't\b/g, " not");
       text = text.replace(/\bcannot\b/g, "can not");
+      text = text.replace(
+        /\b(do|does|did|is|are|was|were|has|have|had|should|could|would|must|need)nt\b/g,
+        "$1 not");
       text = text.replace(/([a-z])'(s|re|ve|ll|d|m)\b/g, "$1 ").split("'").join(" ");
       for (const phrase of lexicon.negating_phrases) {
         text = text.replace(new RegExp("\\b" + phrase.split(/\s+/).join("\\s+") + "\\b", "g"),
@@ -363,7 +366,8 @@
         .map((s) => (s === undefined ? [] : (s.match(/[a-z0-9]+/g) || [])))
         .filter((words) => words.length > 0);
       const segments = pieces.map((words) => words.length);
-      const actions = pieces.filter((words) => words.length >= 2 && acts(words)).length;
+      const actions = pieces.filter((words) => words.length >= 2 && acts(words)).length +
+        (text.match(/->|=>|\u2192/g) || []).length;
       const functionWords = tokens.filter((t) => t.stop).length;
       if (tokens.length < 3) return false;
       if (tokens.some((t) => FILLERS.has(t.surface)) &&
