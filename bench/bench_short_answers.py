@@ -99,7 +99,10 @@ def load_answers(path: Path) -> list[dict]:
 
 def verdict_of(question, answer: str) -> str:
     feedback = check(question, answer)
-    return "pass" if feedback.correct else "unsure" if feedback.unsure else "fail"
+    # getattr: a checker from before the unsure verdict can be scored too, for a baseline
+    # (PYTHONPATH pointing at an older checkout of mlcycle_ref).
+    unsure = getattr(feedback, "unsure", False)
+    return "pass" if feedback.correct else "unsure" if unsure else "fail"
 
 
 def main(argv=None) -> int:
