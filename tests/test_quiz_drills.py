@@ -162,7 +162,7 @@ def test_a_drill_through_stdin_moves_cards_and_the_moves_reload(tmp_path):
     assert list(results.values()) == [True, False]
     text = out.getvalue()
     assert "could not read that" in text and "Stopped" not in text
-    assert "[3/3] Which term is this?" in text
+    assert "[3/3] (again) Which term is this?" in text
     assert "Drill done: 1 of 2 card(s) right at the first try." in text
     with Progress(path) as store:
         assert store.card(plan[0][1][0]).box == 2

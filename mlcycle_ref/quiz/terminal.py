@@ -335,13 +335,15 @@ def run_drill(bank: Bank, progress: Progress, rounds: int = 10, seed: int | None
     asker = Asker(console, lambda question_id: seed_for("drill", drill, question_id))
     results: dict[str, bool] = {}
     retries: dict[str, int] = {}
+    again: set[int] = set()  # ids of the plan entries that bring a missed card back
     console.say(f"Glossary drill - {len(plan)} round(s). Empty line: skip; 'quit': stop.")
     n = 0
     try:
         while n < len(plan):
             question, term_ids = plan[n]
             n += 1
-            feedback = asker.ask(question, f"[{n}/{len(plan)}] ")
+            label = f"[{n}/{len(plan)}] " + ("(again) " if id(plan[n - 1]) in again else "")
+            feedback = asker.ask(question, label)
             missed = feedback.missed if feedback else tuple(bank.term(t).term for t in term_ids)
             right = terms_right(bank, question, term_ids, missed,
                                 bool(feedback and feedback.correct))
@@ -351,8 +353,9 @@ def run_drill(bank: Bank, progress: Progress, rounds: int = 10, seed: int | None
                 console.say(f"{bank.term(term_id).term}: box {card.box}", "  ")
                 if not ok and retries.get(term_id, 0) < 2:
                     retries[term_id] = retries.get(term_id, 0) + 1
-                    plan.insert(min(n + RETRY_AFTER - 1, len(plan)),
-                                (retry_question(bank, term_id, question, rng), (term_id,)))
+                    entry = (retry_question(bank, term_id, question, rng), (term_id,))
+                    again.add(id(entry))
+                    plan.insert(min(n + RETRY_AFTER - 1, len(plan)), entry)
             show_feedback(console, question, feedback)
     except Quit:
         console.say()
