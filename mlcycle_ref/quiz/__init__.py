@@ -6,6 +6,9 @@ response into :class:`~mlcycle_ref.quiz.checking.Feedback`; ``show`` renders a b
 ipywidgets in a notebook (:func:`mlcycle_ref.quiz.notebook.show`).
 The terminal quiz and drills are the ``mlcycle quiz`` and ``mlcycle glossary`` commands,
 and the book renders banks with the Sphinx extension ``mlcycle_ref.quiz.sphinx_ext``.
+Every front-end shows choices in a per-attempt order (:mod:`~mlcycle_ref.quiz.shuffle`),
+keeps attempts (:mod:`~mlcycle_ref.quiz.history`; the book in browser storage) and reads the
+checker's data from one compiled file (:mod:`~mlcycle_ref.quiz.checker_data`).
 
 >>> from mlcycle_ref.quiz import load_bank, check
 >>> question = load_bank("quiz").question("q02-tf")

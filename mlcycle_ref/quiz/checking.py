@@ -37,6 +37,7 @@ from decimal import Decimal
 from typing import Any
 
 from mlcycle_ref.quiz.bank import Question
+from mlcycle_ref.quiz.checker_data import CHECKER_DATA
 from mlcycle_ref.quiz.rubric import analyse_answer, strip_marks
 
 #: Spaces (the usual ones and those used between thousands), commas and % around a number.
@@ -65,6 +66,11 @@ class Feedback:
         data["score"] = round(self.score, 3)
         data["missed"] = list(self.missed)
         return data
+
+
+#: How each kind names the ``missed`` of its feedback, for the front-ends' headings; from the
+#: checker data, which the book's script reads too.
+MISSED_HEADINGS: dict[str, str] = CHECKER_DATA["missed_headings"]
 
 
 class ResponseError(ValueError):

@@ -37,6 +37,21 @@ CREATE TABLE IF NOT EXISTS outcomes (attempt INTEGER NOT NULL REFERENCES attempt
 """
 
 
+def outcome_of(feedback, self_marked: bool | None) -> str:
+    """The stored outcome of one checked question: skipped (no feedback), self-right or
+    self-wrong (the learner's mark on an unsure verdict), else right or wrong.
+
+    >>> from mlcycle_ref.quiz.checking import Feedback
+    >>> outcome_of(Feedback(True, 1.0, ""), None), outcome_of(None, None)
+    ('right', 'skipped')
+    """
+    if feedback is None:
+        return "skipped"
+    if self_marked is not None:
+        return "self-right" if self_marked else "self-wrong"
+    return "right" if feedback.correct else "wrong"
+
+
 @dataclass(frozen=True)
 class Attempt:
     """One finished or interrupted attempt: its number for that bank, when, and its score."""

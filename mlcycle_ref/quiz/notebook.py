@@ -22,10 +22,9 @@ import html
 import ipywidgets as widgets
 
 from mlcycle_ref.quiz.bank import Bank, Question, load_bank
-from mlcycle_ref.quiz.checking import Feedback, ResponseError, check
-from mlcycle_ref.quiz.history import History
+from mlcycle_ref.quiz.checking import MISSED_HEADINGS, Feedback, ResponseError, check
+from mlcycle_ref.quiz.history import History, outcome_of
 from mlcycle_ref.quiz.shuffle import displayed, matching_targets, ordering_start, seed_for
-from mlcycle_ref.quiz.terminal import MISSED_HEADINGS, outcome_of
 
 LAYOUT = widgets.Layout(width="95%")
 

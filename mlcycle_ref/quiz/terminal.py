@@ -25,7 +25,13 @@ from datetime import date
 from typing import TextIO
 
 from mlcycle_ref.quiz.bank import Bank, Question
-from mlcycle_ref.quiz.checking import Feedback, ResponseError, check, parse_number
+from mlcycle_ref.quiz.checking import (
+    MISSED_HEADINGS,
+    Feedback,
+    ResponseError,
+    check,
+    parse_number,
+)
 from mlcycle_ref.quiz.drills import (
     BOXES,
     INTERVALS,
@@ -35,15 +41,11 @@ from mlcycle_ref.quiz.drills import (
     retry_question,
     terms_right,
 )
-from mlcycle_ref.quiz.history import PASSED, History
+from mlcycle_ref.quiz.history import PASSED, History, outcome_of
 from mlcycle_ref.quiz.shuffle import displayed, matching_targets, ordering_start, seed_for
 
 WIDTH = 88
 QUIT_WORDS = ("quit", "exit", ":q")
-#: How each kind names the ``missed`` of its feedback (text and numeric say it in the message).
-MISSED_HEADINGS = {"short": "Missing:", "essay": "Missing:", "single": "The right answer:",
-                   "multiple": "Right options you did not pick:",
-                   "matching": "Paired wrongly:", "ordering": "Out of place:"}
 
 
 class Quit(Exception):
@@ -232,15 +234,6 @@ def self_mark(console: Console, question: Question) -> bool:
         if reply in ("y", "yes", "n", "no"):
             return reply.startswith("y")
         console.say("Type y or n.", "  ")
-
-
-def outcome_of(feedback: Feedback | None, self_marked: bool | None) -> str:
-    """The stored outcome of one question (see :mod:`~mlcycle_ref.quiz.history`)."""
-    if feedback is None:
-        return "skipped"
-    if self_marked is not None:
-        return "self-right" if self_marked else "self-wrong"
-    return "right" if feedback.correct else "wrong"
 
 
 def run_quiz(bank: Bank, ids=None, shuffle: bool = False, learner: str = "anonymous",

@@ -183,10 +183,8 @@
 
   /* ---------- feedback ---------- */
 
-  // How each kind names the `missed` of its feedback, as the terminal does.
-  const MISSED_HEADINGS = { short: "Missing:", essay: "Missing:", single: "The right answer:",
-    multiple: "Right options you did not pick:", matching: "Paired wrongly:",
-    ordering: "Out of place:" };
+  // How each kind names the `missed` of its feedback: the checker data, as in the terminal.
+  const MISSED_HEADINGS = window.MLQ_LEXICON.missed_headings;
   const PASSED = ["right", "self-right"];
 
   function outcomeOf(result, selfMarked) {
