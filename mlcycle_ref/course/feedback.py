@@ -56,8 +56,8 @@ def feedback_notebook(nb, notes=()):
     >>> from nbformat.v4 import new_code_cell, new_notebook
     >>> meta = {"nbgrader": {"grade": True, "solution": False, "locked": True, "points": 1,
     ...                      "grade_id": "t", "schema_version": 3}}
-    >>> hidden = new_code_cell("# Hidden tests\\n### BEGIN HIDDEN TESTS\\nassert f(3) == 4\\n"
-    ...                        "### END HIDDEN TESTS", metadata=meta)
+    >>> hidden = new_code_cell("\\n".join(["# Hidden tests", labs.BEGIN_HIDDEN, "assert f(3) == 4",
+    ...                                      labs.END_HIDDEN]), metadata=meta)
     >>> hidden.outputs = [nbformat.from_dict({"output_type": "error", "ename": "AssertionError",
     ...                   "evalue": "f(3) == 4", "traceback": ["assert f(3) == 4"]})]
     >>> safe = feedback_notebook(new_notebook(cells=[hidden]))
