@@ -115,7 +115,9 @@ def test_init_again_keeps_the_gradebook_and_adds_students(tiny_course, tmp_path)
 
 
 @pytest.mark.parametrize(("text", "problem"), [
-    ("name,email\nAda,a@b\n", "needs a column named 'id' or 'student_id'; found name, email"),
+    ("name,email\nAda,a@b\n", "needs a column of student ids (id, student_id, ID, ID number, "
+     "Username, Email address); found name, email"),
+    ("ID number,First name\n,Ada\n", "line 2: student id '' is not usable"),
     ("id\ns1\ns1\n", "line 3: student id 's1' appears twice"),
     ("id\n../etc\n", "line 2: student id '../etc' is not usable as a folder name"),
 ])

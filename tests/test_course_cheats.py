@@ -13,6 +13,7 @@ import sys
 import time
 
 import nbformat
+import pandas as pd
 import pytest
 from test_course import submit
 
@@ -192,8 +193,10 @@ def test_every_submission_gets_its_score_or_a_reported_failure(graded_class):
     assert "invalid/lab02_features.ipynb is not a readable notebook" in summary.failed["invalid"]
     scores = {student: auto_score(grading_course, student) for student in summary.graded}
     assert scores == {name: score for name, score in EXPECTED.items() if score is not None}
-    assert set(summary.problems) == {"exit"}
+    assert set(summary.problems) == {"exit", "loop"}
     assert summary.problems["exit"].startswith("the kernel died in cell one-hot")
+    # An endless loop is interrupted at its cell's timeout: graded, and said so.
+    assert summary.problems["loop"].startswith("cell fit-preprocessor ran past its time limit")
 
 
 def test_grading_notes_say_what_was_put_back(graded_class):
@@ -251,8 +254,9 @@ def test_student_code_finds_no_instructor_files_and_changes_no_grade(graded_clas
 def test_export_lists_every_student_and_lab(graded_class, tmp_path):
     grading_course, _, _ = graded_class
     table = course.export(grading_course, tmp_path / "grades.csv").set_index("student_id")
-    assert (tmp_path / "grades.csv").read_text().startswith(",".join(course.EXPORT_COLUMNS))
-    assert table.loc["absent", "status"] == "missing" and table.loc["absent", "score"] == 0
+    header = (tmp_path / "grades.csv").read_text(encoding="utf-8-sig").splitlines()[0]
+    assert header == ",".join(course.EXPORT_COLUMNS)
+    assert table.loc["absent", "status"] == "missing" and pd.isna(table.loc["absent", "score"])
     assert table.loc["invalid", "status"] == "failed"
     assert "not a readable notebook" in table.loc["invalid", "problem"]
     graded = table[table["status"] == "graded"]

@@ -34,6 +34,7 @@ from mlcycle_ref.course.folder import (
     submissions,
     write_atomically,
 )
+from mlcycle_ref.course.problems import submission_problems
 from mlcycle_ref.course.restore import graded_reference
 from mlcycle_ref.course.sandbox import Limits, Sandbox, course_sandbox, require
 from mlcycle_ref.labs.secret import course_secret
@@ -75,8 +76,8 @@ class GradingSummary:
             lines.append(f"Graded without a sandbox ({len(self.unsandboxed)}): "
                          f"{', '.join(sorted(self.unsandboxed))}")
         if self.manual:
-            lines.append(f"Needing manual grading ({len(self.manual)}), for example with "
-                         f"`nbgrader formgrader`: {', '.join(sorted(self.manual))}")
+            lines.append(f"Needing manual grading ({len(self.manual)}), with `mlcycle course "
+                         f"grade {self.lab}`: {', '.join(sorted(self.manual))}")
         return "\n".join(lines)
 
 
@@ -89,6 +90,10 @@ def _store(course: Course, lab: str, result: dict, run: str) -> dict:
     student = result["student"]
     record = {key: value for key, value in result.items() if key != "notebook"}
     record.update(run=run, graded_at=datetime.now(UTC).isoformat(), merged=False)
+    if result["status"] == GRADED:  # said once per cell: the worker may have named it already
+        known = record.get("problem") or ""
+        found = submission_problems(result["notebook"], record["notes"], already=known)
+        record["problem"] = "; ".join(([known] if known else []) + found)
     path = course.record(student, lab)
     path.parent.mkdir(parents=True, exist_ok=True)
     if result["status"] == GRADED:

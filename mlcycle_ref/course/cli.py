@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -67,6 +68,27 @@ def _deadline_command(args) -> int:
     return 0
 
 
+def _grade_command(args) -> int:
+    from mlcycle_ref.course import formgrader
+
+    course = open_course(args.course)
+    process, url = formgrader.start(course, args.lab, port=args.port)
+    print(f"formgrader of {course.resolve(args.lab)}, for this computer only:\n  {url}\n"
+          "Mark the written answers there, then run feedback and export again. "
+          "Ctrl-C stops it.", flush=True)
+    try:
+        process.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    return 0
+
+
 def _feedback_command(args) -> int:
     course = open_course(args.course)
     written = feedback(course, args.lab, args.students or None)
@@ -76,8 +98,10 @@ def _feedback_command(args) -> int:
 
 def _export_command(args) -> int:
     course = open_course(args.course)
-    output = args.output or course.root / "grades.csv"
-    table = export(course, output)
+    name = "grades.csv" if args.format == "long" else f"grades-{args.format}.csv"
+    output = args.output or course.root / name
+    table = export(course, output, lab_names=args.labs, layout=args.format, tasks=args.tasks,
+                   force=args.force)
     print(f"wrote {len(table)} row(s) to {output}")
     return 0
 
@@ -90,7 +114,8 @@ def _report_command(args) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     for name, plot in (("scores", plot_score_distribution), ("pass_rates", plot_pass_rates)):
         plot(lab_report).savefig(folder / f"{name}.png", dpi=120)
-    print(f"plots in {folder}")
+    lab_report.task_table().to_csv(folder / "tasks.csv", index=False, encoding="utf-8-sig")
+    print(f"plots and tasks.csv in {folder}")
     return 0
 
 
@@ -180,16 +205,30 @@ def register(subparsers) -> None:
                         help="with --penalty per-hour: points off per hour started "
                         "(default: %(default)s)")
 
+    parser = command("grade", _grade_command,
+                     "mark written answers by hand in nbgrader's formgrader (127.0.0.1 only)")
+    parser.add_argument("--port", type=int, help="port to listen on (default: a free one)")
+
     parser = command("feedback", _feedback_command, "write per-student HTML feedback")
     parser.add_argument("--student", dest="students", action="append", metavar="ID",
                         help="only this student (repeatable)")
 
-    parser = command("export", _export_command, "write grades per student and lab as CSV",
-                     False)
-    parser.add_argument("--output", type=Path, help="CSV file (default: grades.csv in the "
-                        "course folder)")
+    parser = command("export", _export_command, "write the grades as CSV, for a spreadsheet "
+                     "or an LMS gradebook", False)
+    parser.add_argument("--lab", dest="labs", action="append", metavar="LAB",
+                        help="only this lab (repeatable; default: every lab handed in)")
+    parser.add_argument("--format", choices=("long", "wide", "canvas", "moodle"),
+                        default="long", help="long: a row per student and lab; wide: a row per "
+                        "student; canvas, moodle: those gradebooks' import (default: long)")
+    parser.add_argument("--tasks", action="store_true",
+                        help="a column per graded task too (wide, canvas, moodle)")
+    parser.add_argument("--output", type=Path, help="CSV file (default: grades.csv, or "
+                        "grades-FORMAT.csv, in the course folder)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace the output file even if export did not write it")
 
     parser = command("report", _report_command,
                      "item analysis of a lab: a table here and PNG plots")
     parser.add_argument("--output", type=Path,
-                        help="folder for the plots (default: reports/<lab> in the course)")
+                        help="folder for the plots and tasks.csv (default: reports/<lab> in "
+                        "the course)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import html
 import json
 import re
@@ -21,6 +22,8 @@ from mlcycle_ref.course.folder import (
 )
 
 TEMPLATES = Path(__file__).parent.parent / "course_templates"
+PROVISIONAL = ("Provisional: your written answers are not marked yet, so the score below "
+               "counts them as 0 for now.")
 
 
 def _hidden_lines(nb) -> set[str]:
@@ -36,6 +39,41 @@ def _hidden_lines(nb) -> set[str]:
     return lines
 
 
+def _own_messages(source: str) -> list[re.Pattern]:
+    """Patterns of the lines a test cell's own code can print: its string literals.
+
+    An f-string's values may be anything, but its fixed text must be long enough to tell its
+    lines from a student's.
+
+    >>> [bool(p.fullmatch("Visible tests passed."))
+    ...  for p in _own_messages("print('Visible tests passed.')")]
+    [True]
+    >>> _own_messages('print(f"AUC: {auc:.2f}")')  # too little fixed text to tell
+    []
+    >>> [bool(p.fullmatch("test ROC AUC: 0.91"))
+    ...  for p in _own_messages('print(f"test ROC AUC: {auc:.2f}")')]
+    [True]
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    patterns, inside_fstrings = [], set()
+    for node in ast.walk(tree):  # breadth first: an f-string comes before its parts
+        if id(node) in inside_fstrings:
+            continue
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.strip():
+            patterns.append(re.compile(re.escape(node.value.strip())))
+        elif isinstance(node, ast.JoinedStr):
+            inside_fstrings.update(id(part) for part in ast.walk(node))
+            fixed = [part.value if isinstance(part, ast.Constant) else None
+                     for part in node.values]
+            if sum(len(text) for text in fixed if text) >= 8:
+                patterns.append(re.compile(".*?".join(
+                    "" if text is None else re.escape(text) for text in fixed).strip()))
+    return patterns
+
+
 def _output_text(output) -> str:
     if output.output_type == "stream":
         return output.get("text", "")
@@ -48,10 +86,12 @@ def feedback_notebook(nb, notes=()):
     """A copy of an autograded notebook that is safe to show its student.
 
     Hidden tests keep only their comment lines and a passed/failed line - never their code,
-    assert text or values. Visible tests keep their text output, errors shortened to the
-    check's message; other cells lose their outputs (a submission could print what it found
-    in the kernel). Any output that repeats a line of a hidden test is withheld. ``notes``
-    (what grading changed, or a problem) go in a cell at the top.
+    assert text or values. Visible tests keep their errors, shortened to the check's message,
+    and the lines the test's own code prints (see :func:`_own_messages`); anything else - what
+    the student's functions print or display, perhaps called by a hidden test - is dropped,
+    and other cells lose their outputs (a submission could print what it found in the
+    kernel). Any output that repeats a line of a hidden test is withheld. ``notes`` (what
+    grading changed, or a problem) go in a cell at the top.
 
     >>> from nbformat.v4 import new_code_cell, new_notebook
     >>> meta = {"nbgrader": {"grade": True, "solution": False, "locked": True, "points": 1,
@@ -80,10 +120,19 @@ def feedback_notebook(nb, notes=()):
                            f"\n# (the hidden tests of this cell {verdict})").lstrip()
             cell.outputs = []
         elif is_test(cell):
+            own = _own_messages(cell.source)
             kept = []
             for out in cell.outputs:
-                if out.output_type not in ("stream", "error") and "text/plain" not in out.get(
-                        "data", {}):
+                if out.output_type == "stream":
+                    # Only what the test itself prints: the student's code may print, or
+                    # update a display, with data a hidden test gave it.
+                    lines = [line for line in out.get("text", "").splitlines()
+                             if any(pattern.fullmatch(line.strip()) for pattern in own)]
+                    if not lines:
+                        continue
+                    out = nbformat.from_dict({"output_type": "stream", "name": "stdout",
+                                              "text": "\n".join(lines) + "\n"})
+                elif out.output_type != "error":
                     continue
                 if any(line in _output_text(out) for line in secret):
                     out = nbformat.from_dict({"output_type": "stream", "name": "stdout",
@@ -91,9 +140,6 @@ def feedback_notebook(nb, notes=()):
                                                       "test]\n"})
                 elif out.output_type == "error":
                     out.traceback = [f"{out.ename}: {labs.failure_message(out)}"]
-                elif out.output_type != "stream":
-                    out = nbformat.from_dict({"output_type": "stream", "name": "stdout",
-                                              "text": _output_text(out) + "\n"})
                 kept.append(out)
             cell.outputs = kept
         else:
@@ -158,10 +204,12 @@ def feedback(course: Course, lab: str, students=None) -> dict[str, Path]:
 
     The page shows the scores (manual grades included, as in nbgrader) and what
     :func:`feedback_notebook` keeps; a submission that could not be graded gets a page that
-    says why. Nothing in it loads from another host.
+    says why. While written answers wait for a human the page opens with a note that its
+    score is provisional. Nothing in it loads from another host.
     """
     lab = course.resolve(lab)
     exporter = _feedback_exporter()
+    pending = _waiting_for_marks(course, lab)
     written = {}
     for student in students or sorted(submissions(course, lab)):
         record = read_record(course.record(student, lab))
@@ -174,6 +222,8 @@ def feedback(course: Course, lab: str, students=None) -> dict[str, Path]:
         else:
             nb = nbformat.read(course.autograded(student, lab), as_version=4)
             notes = [note for note in (record.get("problem"), *record.get("notes", ())) if note]
+            if student in pending:
+                notes.insert(0, PROVISIONAL)
             resources = {"nbgrader": {"notebook": lab, "assignment": lab, "student": student,
                                       "db_url": course.db_url}}
             with labs.venv_on_path():
@@ -183,4 +233,8 @@ def feedback(course: Course, lab: str, students=None) -> dict[str, Path]:
     return written
 
 
-# --------------------------------------------------------------------------- export and report
+def _waiting_for_marks(course: Course, lab: str) -> set[str]:
+    """Students whose submission of ``lab`` has answers no human has marked yet."""
+    with course.gradebook() as gradebook:
+        return {submission.student.id for submission in gradebook.find_assignment(lab).submissions
+                if submission.needs_manual_grade}

@@ -24,8 +24,12 @@ from mlcycle_ref.labs.secret import course_secret
 
 #: Seconds a cell may run before it is interrupted (nbgrader's ``Execute.timeout``).
 CELL_TIMEOUT = labs.CELL_TIMEOUT
-ROSTER_ID_COLUMNS = ("id", "student_id")
-ROSTER_OPTIONAL = ("first_name", "last_name", "email")
+#: Columns that can hold the student id, in the order they are tried: ours, Canvas's, Moodle's.
+ROSTER_ID_COLUMNS = ("id", "student_id", "ID", "ID number", "Username", "Email address")
+#: Our name for a roster detail -> the columns it is read from (ours, Moodle's).
+ROSTER_OPTIONAL = {"first_name": ("first_name", "First name"),
+                   "last_name": ("last_name", "Last name"),
+                   "email": ("email", "Email address", "Email")}
 #: The status of a grading record: the submission was graded, or could not be.
 GRADED, FAILED = "graded", "failed"
 CONFIG_FILE = "nbgrader_config.py"
@@ -127,39 +131,61 @@ class Course:
 
 
 def read_roster(path) -> list[dict[str, str]]:
-    """Students from a CSV file with an ``id`` (or ``student_id``) column, one row each.
+    """Students from a CSV file, one row each: ours, or a Canvas or Moodle export as it is.
 
-    ``first_name``, ``last_name`` and ``email`` are kept when present. Ids name folders, so
-    they hold letters, digits and ``. _ @ -`` only.
+    The id is the first of these columns that every row fills: ``id``, ``student_id``,
+    Canvas's ``ID``, Moodle's ``ID number``, ``Username`` or ``Email address``. Names and
+    email come from ``first_name``, ``last_name``, ``email``, Moodle's ``First name``,
+    ``Last name``, ``Email address`` or Canvas's ``Student`` ("Last, First"); Canvas's
+    "Points Possible" row and its test student are skipped. Ids name folders, so they hold
+    letters, digits and ``. _ @ -`` only.
 
     >>> import tempfile
     >>> roster = Path(tempfile.mkdtemp()) / "students.csv"
     >>> _ = roster.write_text("student_id,first_name,last_name\\ns001,Ada,Lovelace\\ns002,,\\n")
     >>> read_roster(roster)
     [{'id': 's001', 'first_name': 'Ada', 'last_name': 'Lovelace'}, {'id': 's002'}]
+    >>> _ = roster.write_text("Student,ID,SIS User ID,Section\\n    Points Possible,,,\\n"
+    ...                       "\\"Lovelace, Ada\\",1042,s001,A\\n\\"Student, Test\\",1043,,\\n")
+    >>> read_roster(roster)
+    [{'id': '1042', 'first_name': 'Ada', 'last_name': 'Lovelace'}]
     """
     path = Path(path)
     if not path.is_file():
         raise CourseError(f"{path}: no such roster file")
     with path.open(newline="", encoding="utf-8-sig") as handle:
-        rows = list(csv.DictReader(handle))
-        columns = [name.strip() for name in (rows[0].keys() if rows else [])]
-    id_column = next((name for name in ROSTER_ID_COLUMNS if name in columns), None)
+        rows = [{key.strip(): (value or "").strip() for key, value in row.items() if key}
+                for row in csv.DictReader(handle)]
+    columns = list(rows[0]) if rows else []
+    rows = [(line, row) for line, row in enumerate(rows, start=2)
+            if row.get("Student") not in ("Points Possible", "Student, Test")]
+    present = [name for name in ROSTER_ID_COLUMNS if name in columns]
+    id_column = next((name for name in present if all(row[name] for _, row in rows)),
+                     present[0] if present else None)
     if id_column is None:
-        raise CourseError(f"{path}: needs a column named 'id' or 'student_id'; found "
-                          f"{', '.join(columns) or 'no columns (empty file?)'}")
+        raise CourseError(f"{path}: needs a column of student ids ({', '.join(ROSTER_ID_COLUMNS)}"
+                          f"); found {', '.join(columns) or 'no columns (empty file?)'}")
     students, seen = [], set()
-    for line, row in enumerate(rows, start=2):
-        row = {key.strip(): (value or "").strip() for key, value in row.items() if key}
+    for line, row in rows:
         student = row[id_column]
         if not _ID_PATTERN.match(student):
             raise CourseError(f"{path}, line {line}: student id {student!r} is not usable as a "
-                              "folder name (letters, digits and . _ @ - only)")
+                              "folder name (letters, digits and . _ @ - only; column "
+                              f"{id_column!r})")
         if student in seen:
             raise CourseError(f"{path}, line {line}: student id {student!r} appears twice")
         seen.add(student)
-        students.append({"id": student, **{key: row[key] for key in ROSTER_OPTIONAL
-                                           if row.get(key)}})
+        details = {}
+        for key, aliases in ROSTER_OPTIONAL.items():
+            found = next((row[column] for column in aliases if row.get(column)), "")
+            if found:
+                details[key] = found
+        if "Student" in row and not {"first_name", "last_name"} & set(details):
+            last, _, first = row["Student"].partition(",")
+            details.update({key: value.strip() for key, value in
+                            (("first_name", first), ("last_name", last)) if value.strip()})
+        students.append({"id": student, **{key: details[key] for key in ROSTER_OPTIONAL
+                                           if key in details}})
     return students
 
 

@@ -1,15 +1,27 @@
-"""Item analysis of a lab: scores, pass rates per task and the most common failures."""
+"""Item analysis of a lab: scores, pass rates per task and the most common failures.
+
+A score with written answers still to mark is provisional: it is kept apart from the final
+scores (never counted as if the pending points were zero), and shown as such in the plot.
+Failures are grouped by :func:`~mlcycle_ref.course.problems.failure_pattern`, so the same
+mistake made with different values counts once; untouched tasks are counted on their own.
+"""
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mlcycle_ref import labs
 from mlcycle_ref.course.cells import grade_id_of, nbgrader_metadata
 from mlcycle_ref.course.folder import GRADED, Course, read_record, submissions
+from mlcycle_ref.course.problems import failure_pattern
 from mlcycle_ref.course.restore import graded_reference
+
+TASK_COLUMNS = ("grade_id", "kind", "points", "graded", "pass_rate", "not_attempted",
+                "failure", "failure_count")
+#: How :func:`mlcycle_ref.labs.failure_message` starts the message of an untouched task.
+NOT_ATTEMPTED = "not attempted yet"
 
 
 @dataclass
@@ -18,10 +30,17 @@ class LabReport:
 
     lab: str
     max_score: float
-    scores: dict[str, float]          # student -> score, graded submissions only
+    scores: dict[str, float]          # student -> final score (nothing left to mark)
     tasks: list[dict]                 # one per graded cell: see report()
     manual: list[str]                 # students whose submission needs manual grading
     failed: dict[str, str]            # student -> why it could not be graded
+    provisional: dict[str, float] = field(default_factory=dict)  # manual marks still pending
+
+    def task_table(self):
+        """The tasks as a DataFrame: what ``mlcycle course report`` writes as ``tasks.csv``."""
+        import pandas as pd
+
+        return pd.DataFrame(self.tasks, columns=TASK_COLUMNS)
 
     def render(self, console=None) -> None:
         from rich.console import Console
@@ -35,17 +54,23 @@ class LabReport:
             console.print(f"{self.lab}: {len(values)} graded submission(s); mean "
                           f"{sum(values) / len(values):.1f}, median {middle:.1f} of "
                           f"{self.max_score:g} points")
+        if self.provisional:
+            console.print(f"{len(self.provisional)} submission(s) have written answers to mark: "
+                          "their scores so far are left out of the mean")
         table = Table(title=f"Graded tasks of {self.lab}")
         for name, justify in (("task", "left"), ("kind", "left"), ("points", "right"),
                               ("graded", "right"), ("pass rate", "right"),
-                              ("most common failure", "left")):
-            table.add_column(name, justify=justify, overflow="fold")
+                              ("not attempted", "right"), ("most common failure", "left")):
+            # Everything but the failure keeps to one line; the failure takes what is left.
+            table.add_column(name, justify=justify, overflow="fold",
+                             no_wrap=name != "most common failure",
+                             ratio=1 if name == "most common failure" else None)
         for task in self.tasks:
             rate = "-" if task["pass_rate"] is None else f"{task['pass_rate']:.0%}"
             failure = (f"{task['failure']} ({task['failure_count']}x)" if task["failure"]
                        else "")
             table.add_row(task["grade_id"], task["kind"], f"{task['points']:g}",
-                          str(task["graded"]), rate, failure)
+                          str(task["graded"]), rate, str(task["not_attempted"]), failure)
         console.print(table)
         if self.manual:
             console.print(f"Needing manual grading ({len(self.manual)}): "
@@ -58,8 +83,9 @@ def report(course: Course, lab: str) -> LabReport:
     """Item analysis of ``lab`` from the gradebook and the grading records.
 
     Per graded task: its kind and points, how many submissions were scored on it, the share
-    that earned full points (None while nobody is scored, e.g. unmarked written answers)
-    and the most common failure message with its count.
+    that earned full points (None while nobody is scored, e.g. unmarked written answers),
+    how many did not attempt it, and the most common failure - its message without the
+    values it carried - with its count.
     """
     from nbgrader.api import MissingEntry
 
@@ -67,9 +93,10 @@ def report(course: Course, lab: str) -> LabReport:
     order = [entry["cell"] for entry in graded_reference(course, lab)["cells"]]
     tasks = {grade_id_of(cell): {"grade_id": grade_id_of(cell), "kind": labs.cell_kind(cell),
                                  "points": float(nbgrader_metadata(cell).get("points", 0)),
-                                 "graded": 0, "full": 0, "messages": Counter()}
+                                 "graded": 0, "full": 0, "not_attempted": 0,
+                                 "messages": Counter()}
              for cell in order if labs.cell_kind(cell)}
-    scores, manual, failed = {}, [], {}
+    scores, provisional, manual, failed = {}, {}, [], {}
     with course.gradebook() as gradebook:
         max_score = gradebook.find_assignment(lab).max_score
         for student in sorted(submissions(course, lab)):
@@ -83,9 +110,12 @@ def report(course: Course, lab: str) -> LabReport:
                 submission = gradebook.find_submission(lab, student)
             except MissingEntry:
                 continue
-            scores[student] = submission.score - (submission.late_submission_penalty or 0)
+            score = submission.score - (submission.late_submission_penalty or 0)
             if submission.needs_manual_grade:
                 manual.append(student)
+                provisional[student] = score
+            else:
+                scores[student] = score
             for grade in submission.notebooks[0].grades:
                 task = tasks.get(grade.name)
                 if task is None or grade.score is None or grade.needs_manual_grade:
@@ -93,8 +123,13 @@ def report(course: Course, lab: str) -> LabReport:
                 task["graded"] += 1
                 task["full"] += math.isclose(grade.score, grade.max_score)
             for result in record.get("tasks", []):
-                if result["message"] and result["grade_id"] in tasks:
-                    tasks[result["grade_id"]]["messages"][result["message"]] += 1
+                task = tasks.get(result["grade_id"])
+                if task is None or not result["message"]:
+                    continue
+                if result["message"].startswith(NOT_ATTEMPTED):
+                    task["not_attempted"] += 1
+                else:
+                    task["messages"][failure_pattern(result["message"])] += 1
     rows = []
     for task in tasks.values():
         common = task.pop("messages").most_common(1)
@@ -102,22 +137,25 @@ def report(course: Course, lab: str) -> LabReport:
         rows.append({**task, "pass_rate": full / task["graded"] if task["graded"] else None,
                      "failure": common[0][0] if common else "",
                      "failure_count": common[0][1] if common else 0})
-    return LabReport(lab, float(max_score), scores, rows, manual, failed)
+    return LabReport(lab, float(max_score), scores, rows, manual, failed, provisional)
 
 
 def plot_score_distribution(lab_report: LabReport):
-    """Histogram of the lab's scores, with the mean marked; returns a Figure."""
+    """Histogram of the lab's scores, final and provisional stacked, the mean of the final
+    ones marked; returns a Figure."""
     from mlcycle_ref.plots import new_figure
 
     fig = new_figure((6, 3.5))
     ax = fig.subplots()
     values = list(lab_report.scores.values())
+    waiting = list(lab_report.provisional.values())
     bins = max(5, min(20, int(lab_report.max_score) or 5))
-    ax.hist(values, bins=bins, range=(0, lab_report.max_score or 1), color="#4c72b0",
-            edgecolor="white")
+    ax.hist([values, waiting], bins=bins, range=(0, lab_report.max_score or 1), stacked=True,
+            color=["#4c72b0", "#c4c4c4"], edgecolor="white",
+            label=["final", "so far: written answers not marked yet"])
     if values:
-        ax.axvline(sum(values) / len(values), color="#dd8452", label="mean")
-        ax.legend()
+        ax.axvline(sum(values) / len(values), color="#dd8452", label="mean of final scores")
+    ax.legend(fontsize="small")
     ax.set_xlabel(f"score (of {lab_report.max_score:g})")
     ax.set_ylabel("submissions")
     ax.set_title(f"{lab_report.lab}: scores")
@@ -126,6 +164,8 @@ def plot_score_distribution(lab_report: LabReport):
 
 def plot_pass_rates(lab_report: LabReport):
     """Horizontal bars: the share of submissions with full points on each graded task."""
+    from matplotlib.patches import Patch
+
     from mlcycle_ref.plots import new_figure
 
     rated = [task for task in lab_report.tasks if task["pass_rate"] is not None]
@@ -134,11 +174,11 @@ def plot_pass_rates(lab_report: LabReport):
     colors = {labs.VISIBLE: "#4c72b0", labs.HIDDEN: "#8172b3", labs.WRITTEN: "#55a868"}
     ax.barh([task["grade_id"] for task in rated], [task["pass_rate"] for task in rated],
             color=[colors.get(task["kind"], "grey") for task in rated])
+    kinds = sorted({task["kind"] for task in rated}, key=list(colors).index)
+    ax.legend(handles=[Patch(color=colors[kind], label=f"{kind} test" if kind != labs.WRITTEN
+                             else "written answer") for kind in kinds], fontsize="small")
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
     ax.set_xlabel("share of submissions with full points")
     ax.set_title(f"{lab_report.lab}: pass rate per task")
     return fig
-
-
-# --------------------------------------------------------------------------- command line

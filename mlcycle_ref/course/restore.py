@@ -148,7 +148,10 @@ def restore(submitted, reference: dict):
     for lab_cell, given in lab_cells:
         grade_id = grade_id_of(lab_cell)
         cell = nbformat.from_dict(json.loads(json.dumps(lab_cell)))
-        if grade_id not in chosen:
+        if grade_id not in chosen and nbgrader_metadata(lab_cell).get("solution"):
+            notes.append(f"answer cell {grade_id} was missing or had lost its nbgrader "
+                         "metadata: graded as not answered")
+        elif grade_id not in chosen:
             notes.append(f"cell {grade_id} was missing: it was put back from the lab")
         elif nbgrader_metadata(lab_cell).get("locked"):
             theirs = submitted.cells[chosen[grade_id]]

@@ -1,0 +1,113 @@
+"""Manual grading: nbgrader's formgrader for one course, on 127.0.0.1 only.
+
+``mlcycle course grade LAB`` starts a Jupyter server in the course folder with nbgrader's
+extension and prints the address of the lab's page, token included. Its "Generate Feedback"
+button writes the same pages as ``mlcycle course feedback``: the server is configured to pass
+each notebook through :class:`SafeFeedback` (hidden tests and stray outputs out) and to use
+the offline template. nbgrader finds this class by name; nothing else imports the module.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbgrader
+from nbconvert.preprocessors import Preprocessor
+from traitlets import Bool
+
+from mlcycle_ref.course.feedback import TEMPLATES, feedback_notebook
+from mlcycle_ref.course.folder import Course, CourseError
+
+FEEDBACK_PREPROCESSORS = ["nbgrader.preprocessors.GetGrades",
+                          "mlcycle_ref.course.formgrader.SafeFeedback",
+                          "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor"]
+SERVER_CONFIG = """\
+c = get_config()  # noqa: F821
+c.ServerApp.ip = "127.0.0.1"
+c.ServerApp.port = {port!r}
+c.ServerApp.port_retries = 0
+c.ServerApp.open_browser = False
+c.ServerApp.allow_root = True  # only matters as root, e.g. in a container
+c.ServerApp.root_dir = {root!r}
+c.ServerApp.jpserver_extensions = {{"nbgrader": True}}
+c.IdentityProvider.token = {token!r}
+c.GenerateFeedback.preprocessors = {preprocessors!r}
+c.HTMLExporter.extra_template_basedirs = {templates!r}
+"""
+
+
+class SafeFeedback(Preprocessor):
+    """nbconvert step that makes a graded notebook safe to show (see ``feedback_notebook``)."""
+
+    enabled = Bool(True)  # nbgrader registers its steps without enabling them
+
+    def preprocess(self, nb, resources):
+        return feedback_notebook(nb), resources
+
+
+def _feedback_templates(base: Path) -> list[str]:
+    """Template folders in which "feedback" is our offline page.
+
+    nbgrader's formgrader asks for the template named "feedback" whatever the configuration
+    says, so our offline template is copied under that name, extending nbgrader's own, which
+    is copied beside it as "nbgrader_feedback".
+    """
+    nbgrader_templates = Path(nbgrader.__file__).parent / "server_extensions" / "formgrader" / (
+        "templates")
+    shutil.copytree(nbgrader_templates / "feedback", base / "nbgrader_feedback")
+    shutil.copytree(TEMPLATES / "feedback_offline", base / "feedback")
+    conf = base / "feedback" / "conf.json"
+    settings = json.loads(conf.read_text())
+    conf.write_text(json.dumps({**settings, "base_template": "nbgrader_feedback"}))
+    return [str(base), str(nbgrader_templates)]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start(course: Course, lab: str, *, port: int | None = None, wait: float = 120.0):
+    """Start the formgrader for ``course``; return the server process and the lab's address.
+
+    The server listens on 127.0.0.1 only, behind a fresh token; stop it by terminating the
+    process. It is given ``wait`` seconds to answer.
+    """
+    lab = course.resolve(lab)
+    port = port or free_port()
+    token = secrets.token_hex(24)
+    folder = Path(tempfile.mkdtemp(prefix="mlcycle-formgrader-"))
+    config = folder / "jupyter_server_config.py"
+    templates = _feedback_templates(folder / "templates")
+    config.write_text(SERVER_CONFIG.format(port=port, root=str(course.root), token=token,
+                                           preprocessors=FEEDBACK_PREPROCESSORS,
+                                           templates=templates))
+    env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent),
+                                                   os.environ.get("PATH", "")])}
+    log = open(folder / "server.log", "wb")  # noqa: SIM115 - the server writes to it
+    process = subprocess.Popen([sys.executable, "-m", "jupyter_server", f"--config={config}"],
+                               cwd=course.root, env=env, stdout=log, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            log.close()
+            raise CourseError(f"the formgrader did not start:\n"
+                              f"{(folder / 'server.log').read_text()[-2000:]}")
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return process, f"http://127.0.0.1:{port}/formgrader/gradebook/{lab}?token={token}"
+        time.sleep(0.2)
+    process.terminate()
+    raise CourseError(f"the formgrader did not answer on port {port} within {wait:g} s")
