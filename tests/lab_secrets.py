@@ -5,7 +5,7 @@ Both the wheel test and the site scan look for these in everything a student can
 
 import nbformat
 
-from mlcycle_ref import labs
+from mlcycle_ref import labs, paths
 
 #: Markers that appear only in the instructor's source notebooks.
 MARKERS = ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "Model answer")
@@ -16,12 +16,15 @@ MIN_LENGTH = 25
 def secret_lines() -> dict[str, str]:
     """Distinctive lines of every lab's solutions, hidden tests and model answers -> lab name.
 
-    Lines that a released notebook also holds (a function's signature, say) are not secret.
+    Lines that a released notebook also holds (a function's signature, say) are not secret, nor
+    are lines the book itself shows (``fig, ax = plt.subplots(...)`` is taught in a chapter).
     """
     secrets, given = {}, ""
     for lab in labs.available(labs.RELEASED):
         released = nbformat.read(labs.RELEASED / lab / f"{lab}.ipynb", as_version=4)
         given += "\n".join(cell.source for cell in released.cells)
+    for page in sorted((paths.REPOSITORY / "book").rglob("*.md")):
+        given += "\n" + page.read_text(encoding="utf-8")
     for lab in labs.available():
         source = nbformat.read(labs.SOLUTIONS / lab / f"{lab}.ipynb", as_version=4)
         for cell in source.cells:

@@ -17,7 +17,7 @@ from lab_secrets import leaks, secret_lines
 from mlcycle_ref import labs, paths
 
 CONF = """
-extensions = ["myst_nb", "mlcycle_ref.downloads"]
+extensions = ["myst_nb", "mlcycle_ref.downloads", "sphinx.ext.autodoc"]
 nb_execution_mode = "off"
 myst_enable_extensions = ["colon_fence", "deflist", "dollarmath"]
 html_theme = "sphinx_book_theme"
@@ -41,6 +41,14 @@ def site(tmp_path_factory) -> Path:
     for page in pages:
         (source / page).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(paths.REPOSITORY / f"{page}.md", source / f"{page}.md")
+    # The API reference of the modules that handle solutions and hidden tests: their
+    # documentation is published too.
+    modules = ["mlcycle_ref.labs", *[f"mlcycle_ref.labs.{name}" for name in (
+        "bundle", "cli", "jupyter", "release", "secret", "selfcheck")],
+        "mlcycle_ref.downloads", "mlcycle_ref.course.feedback", "mlcycle_ref.course.restore"]
+    (source / "api.md").write_text("# API\n\n```{eval-rst}\n" + "".join(
+        f".. automodule:: {module}\n   :members:\n\n" for module in modules) + "```\n")
+    pages.append("api")
     (source / "index.md").write_text("# Course\n\n```{toctree}\n" + "\n".join(pages) + "\n```\n")
     out = tmp_path_factory.mktemp("site")
     app = Sphinx(str(source), str(source), str(out), str(out / ".doctrees"), "html",
@@ -85,6 +93,8 @@ def test_every_page_is_offered_as_a_notebook_with_its_code_cells(site):
 
 
 def test_nothing_the_site_offers_holds_a_secret(site):
+    api = (site / "api.html").read_text()
+    assert "hidden_rng" in api and "reference_from" in api, "the API pages are scanned too"
     secrets, found = secret_lines(), {}
     assert len(secrets) > 100, "the scan knows the solutions it looks for"
     for path in sorted(site.rglob("*")):

@@ -1,8 +1,8 @@
 """The graded labs: release them, hand them to students, and let a student check one.
 
 Each lab is an nbgrader source notebook, ``solutions/<lab>/<lab>.ipynb``, holding the solutions
-between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` and hidden tests between
-``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS``. Grading is nbgrader's, driven by
+between nbgrader's solution markers and the hidden tests between its hidden-test markers
+(:data:`BEGIN_HIDDEN`, :data:`END_HIDDEN`). Grading is nbgrader's, driven by
 :mod:`mlcycle_ref.course`; this package holds what surrounds it, one module per step:
 
 * ``release``: :func:`release` runs ``nbgrader generate_assignment`` in a throw-away course
@@ -43,7 +43,8 @@ CELL_TIMEOUT = 30
 #: The Jupyter kernel the labs are written for and graded with.
 KERNEL = "python3"
 VISIBLE, HIDDEN, WRITTEN = "visible", "hidden", "written"
-BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+# Built from parts, so that this package's documentation never holds the markers' text.
+BEGIN_HIDDEN, END_HIDDEN = (f"### {edge} HIDDEN TESTS" for edge in ("BEGIN", "END"))
 MAX_MESSAGE = 300
 
 
@@ -131,8 +132,7 @@ def cell_kind(cell) -> str | None:
     >>> meta = {"nbgrader": {"grade": True, "solution": False, "grade_id": "t", "points": 1}}
     >>> cell_kind(new_code_cell("assert f(1) == 2", metadata=meta))
     'visible'
-    >>> cell_kind(new_code_cell("### BEGIN HIDDEN TESTS\\nassert f(3) == 4\\n### END HIDDEN TESTS",
-    ...                         metadata=meta))
+    >>> cell_kind(new_code_cell(f"{BEGIN_HIDDEN}\\nassert f(3) == 4\\n{END_HIDDEN}", metadata=meta))
     'hidden'
     """
     meta = cell.get("metadata", {}).get("nbgrader", {})

@@ -19,8 +19,9 @@ def release(names=None, *, source: Path = labs.SOLUTIONS,
     >>> out = Path(tempfile.mkdtemp())
     >>> [path.name for path in release(["lab01"], destination=out)]
     ['lab01_exploration.ipynb']
-    >>> "BEGIN SOLUTION" in (out / "lab01_exploration" / "lab01_exploration.ipynb").read_text()
-    False
+    >>> text = (out / "lab01_exploration" / "lab01_exploration.ipynb").read_text()
+    >>> "SOLUTION" in text, labs.BEGIN_HIDDEN in text
+    (False, False)
     """
     from nbgrader.apps import NbGraderAPI
 
