@@ -77,6 +77,7 @@ def copy_mathjax(destination: Path) -> Path:
 #: Style the theme lacks. Sphinx never breaks inside an inline-code word, and a field list's
 #: grid cell grows to its widest code block: on a phone either would widen the whole page.
 #: A glossary entry's aliases are link targets too, shown quieter than the term itself.
+#: The light theme's warning orange (#f66a0a) is 3.0:1 on white; a darker one passes 4.5:1.
 #: Output tables keep one line per row (a wide one scrolls in its own box); on a phone a
 #: figure keeps its drawn size and scrolls sideways, so its text is never shrunk below 9 px.
 SITE_CSS_FILE = "mlcycle-site.css"
@@ -87,6 +88,7 @@ dl.field-list > dd { min-width: 0; }
 dl.glossary dt + dt { font-weight: normal; font-size: 0.9em; color: var(--pst-color-text-muted); }
 dl.glossary dt + dt::before { content: "also: "; font-style: italic; }
 div.cell_output table th, div.cell_output table td { white-space: nowrap; }
+html[data-theme="light"] { --pst-color-warning: #a34f00; }
 @media (max-width: 40rem) {
   div.cell_output { overflow-x: auto; }
   div.cell_output img { max-width: none !important; }
@@ -126,11 +128,16 @@ ACCESSIBILITY_FIXES = """\
       summary.setAttribute("aria-label",
         "Sections of " + (link ? link.textContent.trim() : "this page"));
     });
-    document.querySelectorAll("button i[title], button .fa-solid, button .fa-brands")
-      .forEach((icon) => icon.setAttribute("aria-hidden", "true"));
+    // A labelled button's icons are decoration: their titles would add words to its name.
+    document.querySelectorAll("button[aria-label] i, button[aria-label] svg").forEach((icon) => {
+      icon.setAttribute("aria-hidden", "true");
+      icon.removeAttribute("title");
+    });
+    document.querySelectorAll("button[aria-label] svg title").forEach((title) => title.remove());
     document.querySelectorAll("button[aria-label], a[aria-label], summary[aria-label]")
       .forEach((control) => {
-        const text = control.textContent.replace(/\\s+/g, " ").trim();
+        // innerText is what is shown: not the <title> inside an icon's SVG.
+        const text = control.innerText.replace(/\\s+/g, " ").trim();
         const label = control.getAttribute("aria-label");
         if (text && !label.toLowerCase().includes(text.toLowerCase())) {
           control.removeAttribute("aria-label");
@@ -151,7 +158,18 @@ ACCESSIBILITY_FIXES = """\
       }
     });
   };
-  document.addEventListener("DOMContentLoaded", repair);
+  // Icons become SVGs and widgets draw themselves after load: repair again after each change.
+  let pending = false;
+  const later = () => {
+    if (!pending) {
+      pending = true;
+      requestAnimationFrame(() => { pending = false; repair(); });
+    }
+  };
+  document.addEventListener("DOMContentLoaded", () => {
+    repair();
+    new MutationObserver(later).observe(document.body, {childList: true, subtree: true});
+  });
   window.addEventListener("load", repair);
 })();
 """
