@@ -82,8 +82,8 @@ def copy_mathjax(destination: Path) -> Path:
 #: figure keeps its drawn size and scrolls sideways, so its text is never shrunk below 9 px.
 SITE_CSS_FILE = "mlcycle-site.css"
 SITE_CSS = """\
-code.literal span.pre, .sig span.pre { white-space: normal; overflow-wrap: break-word; }
-.sig { overflow-wrap: break-word; }
+code.literal span.pre, .sig span.pre { white-space: normal; overflow-wrap: anywhere; }
+.sig, h1 code, h2 code, h3 code { overflow-wrap: anywhere; }
 dl.field-list > dd { min-width: 0; }
 dl.glossary dt + dt { font-weight: normal; font-size: 0.9em; color: var(--pst-color-text-muted); }
 dl.glossary dt + dt::before { content: "also: "; font-style: italic; }
