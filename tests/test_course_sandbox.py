@@ -256,6 +256,23 @@ def test_without_a_sandbox_the_same_code_reaches_it_all_and_is_recorded(tiny_cou
     assert f"canary {CANARY_VALUE}" in printed
 
 
+def test_dask_workers_grade_in_the_same_sandbox(tiny_course, graded):  # noqa: F811
+    from distributed import LocalCluster
+
+    for student in ("peeker", "honest1"):
+        nb = nbformat.read(tiny_course.submitted(student, LAB), as_version=4)
+        submit(tiny_course, f"{student}-dask", nb)
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=True,
+                      dashboard_address=None) as cluster:
+        summary = course.autograde(tiny_course, LAB, scheduler=cluster.scheduler_address,
+                                   students=["peeker-dask", "honest1-dask"])
+    assert sorted(summary.graded) == ["honest1-dask", "peeker-dask"]
+    assert summary.unsandboxed == []
+    assert auto_scores(tiny_course, "honest1-dask") == {"double-tests": 1, "double-hidden": 2}
+    printed, _ = answer_outputs(tiny_course, "peeker-dask")
+    assert "REACHED" not in printed and printed.count("blocked FileNotFoundError") == 4
+
+
 @pytest.fixture
 def no_bwrap(monkeypatch, tmp_path):
     """A PATH without bubblewrap, as on a machine where it is not installed."""

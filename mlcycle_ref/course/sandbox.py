@@ -70,8 +70,9 @@ KEPT_ENV = ("LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_NUMERIC", "LC_MESSAGES
             "MLCYCLE_COURSE_SECRET")
 HOME = "/tmp"
 #: Seconds past a submission's wall-clock limit before the worker kills its whole sandbox;
-#: the runner inside stops the kernel at the limit itself and reports where it was.
-GRACE = 30.0
+#: the runner inside stops the kernel at the limit itself and reports where it was, but its
+#: own start (imports, on a busy machine) comes first.
+GRACE = 60.0
 MIB = 2**20
 #: How a submission whose code killed the runner in its sandbox is reported.
 KILLED = "the process that ran it in its sandbox was killed"
@@ -325,7 +326,7 @@ def environment() -> dict[str, str]:
 def _files(folder: Path) -> dict[str, str]:
     """The files under ``folder`` by relative path, their bytes in base64 (for JSON)."""
     return {path.relative_to(folder).as_posix(): base64.b64encode(path.read_bytes()).decode()
-            for path in sorted(folder.rglob("*")) if path.is_file()}
+            for path in sorted(folder.rglob("*")) if path.is_file() and not path.is_symlink()}
 
 
 def _unpack(files: dict[str, str], uid: int | None) -> None:
