@@ -179,9 +179,7 @@ def check(notebook, *, timeout: float = labs.CELL_TIMEOUT,
     >>> print(next(line for line in report.render().splitlines() if "missing-shares-t" in line))
       missing-shares-tests         2  passed
     """
-    from mlcycle_ref.course.autograde import MEMORY_MB, SUBMISSION_LIMIT
-    from mlcycle_ref.course.execute import grade_submission
-    from mlcycle_ref.course.folder import GRADED
+    from mlcycle_ref import course  # the grader's public interface
 
     notebook = Path(notebook)
     nb = _read(notebook)
@@ -193,11 +191,11 @@ def check(notebook, *, timeout: float = labs.CELL_TIMEOUT,
                                release.parent)
     else:
         reference = _reference(nb, notebook.stem, None)
-    result = grade_submission({
+    result = course.grade_submission({
         "student": "self-check", "notebook": notebook.read_bytes(), "sha256": "",
-        "reference": reference, "timeout": timeout, "limit": SUBMISSION_LIMIT,
-        "memory_mb": MEMORY_MB})
-    if result["status"] != GRADED:
+        "reference": reference, "timeout": timeout, "limit": course.SUBMISSION_LIMIT,
+        "memory_mb": course.MEMORY_MB})
+    if result["status"] != course.GRADED:
         raise labs.LabError(f"{notebook}: {result['reason']}")
     executed = nbformat.reads(result["notebook"], as_version=4)
     tasks, causes = explain(executed, result["tasks"], reference)
