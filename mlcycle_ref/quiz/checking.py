@@ -311,7 +311,9 @@ def check_rubric(question: Question, response: Any) -> Feedback:
               and (meets or _one_step_short(question, analysis, missing_parts)))
     made = sum(analysis.made)
     verdict = "Correct" if correct else "Perhaps" if unsure else "Not yet"
-    notes = [f"{verdict}: your answer makes {made} of {len(points)} key points."]
+    notes = [f"{verdict}: your answer makes {made} of {len(points)} key points." if not
+             analysis.capped else f"{verdict}: your answer mentions {made} of {len(points)} key "
+             "points without stating them."]
     if unsure:
         notes.append("I cannot tell for sure: compare it with the model answer and mark it "
                      "yourself.")

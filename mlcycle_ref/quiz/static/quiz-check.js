@@ -639,7 +639,10 @@
           !analysis.denies && !tooShort && (meets || oneStepShort(q, analysis, missingParts));
         const made = analysis.made.filter(Boolean).length;
         const verdict = correct ? "Correct" : unsure ? "Perhaps" : "Not yet";
-        const notes = [`${verdict}: your answer makes ${made} of ${points.length} key points.`];
+        const notes = [analysis.capped
+          ? `${verdict}: your answer mentions ${made} of ${points.length} key points without ` +
+            "stating them."
+          : `${verdict}: your answer makes ${made} of ${points.length} key points.`];
         if (unsure) {
           notes.push("I cannot tell for sure: compare it with the model answer and mark it " +
             "yourself.");
