@@ -9,13 +9,12 @@ import re
 from collections import Counter
 
 import pytest
+from playwright import sync_api
 from sphinx.application import Sphinx
 
 from mlcycle_ref.quiz import check, load_bank
 from mlcycle_ref.quiz.drills import RETRY_AFTER
 from mlcycle_ref.quiz.shuffle import displayed, seed_for
-
-sync_api = pytest.importorskip("playwright.sync_api")
 
 QUIZ = load_bank("quiz")
 SINGLES = [q.id for q in QUIZ.questions if q.kind == "single"]
