@@ -30,7 +30,7 @@ MARKER_FOUND = re.compile(r"mlcyclechapter(\d{3})")
 #: The site's navigation has no place on paper; code, tables and figures must fit the sheet.
 PRINT_CSS = """
 .bd-header, .bd-sidebar-primary, .bd-sidebar-secondary, .bd-header-article, .prev-next-area,
-.bd-footer, .bd-footer-article, .bd-footer-content, footer, .headerlink, .toctree-wrapper,
+.bd-footer, .bd-footer-article, .bd-footer-content, footer, .headerlink, #pst-back-to-top,
 .search-button-field, .theme-switch-button, #pst-skip-link, .mlq-controls-only,
 button.copybtn, .cell_input .copybtn { display: none !important; }
 html, body { background: white !important; }
@@ -45,10 +45,15 @@ pre, pre code, .highlight pre, div.output pre {
 img { max-width: 100% !important; height: auto !important; break-inside: avoid; }
 figure, .cell_output img, table { break-inside: avoid; }
 table { font-size: 8.5pt; max-width: 100%; }
+table.dataframe { font-size: 7pt; }
+table th, table td { white-space: normal !important; overflow-wrap: anywhere; padding: 1px 3px; }
 .table-wrapper, .pst-scrollable-table-container, div.output { overflow: visible !important; }
 h1, h2, h3 { break-after: avoid; }
 details { display: block; }
 details > * { display: block !important; }
+details.hide > summary, .onlyprint, section#contents > h2, .visually-hidden {
+  display: none !important;
+}
 .mlcycle-chapter-start { break-before: page; }
 .mlcycle-marker { position: absolute; font-size: 1px; color: white; line-height: 0; }
 #mlcycle-title { height: 240mm; display: flex; flex-direction: column; justify-content: center;
@@ -74,15 +79,14 @@ PREPARE = """([title, subtitle, parts]) => {
     while (heading && !/^H[1-6]$/.test(heading.tagName)) {
       heading = heading.querySelector("h1, h2, h3, h4, h5, h6") || heading.nextElementSibling;
     }
-    const section = start.closest("section") || start.parentElement;
     const anchor = heading || start;
-    if (index > 0) anchor.classList.add("mlcycle-chapter-start");
+    const title = heading ? heading.textContent.replace(/[#\\u00b6]\\s*$/, "").trim() : "";
+    anchor.classList.add("mlcycle-chapter-start");
     const marker = document.createElement("span");
     marker.className = "mlcycle-marker";
     marker.textContent = "MARKER".replace("{:03d}", String(index).padStart(3, "0"));
     anchor.prepend(marker);
-    return {docname: start.id.slice("document-".length),
-            title: heading ? heading.textContent.replace(/[#\\u00b6]\\s*$/, "").trim() : ""};
+    return {docname: start.id.slice("document-".length), title};
   });
   const article = document.querySelector("article") || document.body;
   const page = document.createElement("section");
@@ -121,6 +125,18 @@ PREPARE = """([title, subtitle, parts]) => {
   return chapters;
 }""".replace("MARKER", MARKER)
 
+#: With the root page in a subfolder (``book/index``), the single-page builder still writes
+#: image paths relative to its output folder: point every image that failed there.
+ROOT_IMAGES = """async (root) => {
+  await Promise.all([...document.images].map((img) => img.decode().catch(() => null)));
+  for (const img of document.images) {
+    const src = img.getAttribute("src") || "";
+    if (!img.naturalWidth && src && !/^(data:|[a-z]+:\\/\\/)/.test(src)) {
+      img.src = new URL(src, root).href;
+    }
+  }
+}"""
+
 FILL_NUMBERS = """(numbers) => {
   document.querySelectorAll("#mlcycle-contents .page").forEach((cell) => {
     cell.textContent = String(numbers[Number(cell.dataset.chapter)]);
@@ -130,6 +146,8 @@ FILL_NUMBERS = """(numbers) => {
 
 #: Everything a page shows once its scripts have run: maths typeset, images decoded.
 SETTLED = """async () => {
+  // A lazy image never loads on a page nobody scrolls: load them all before printing.
+  document.querySelectorAll("img[loading='lazy']").forEach((img) => { img.loading = "eager"; });
   if (window.MathJax && MathJax.startup) await MathJax.startup.promise;
   await Promise.all([...document.images].map((img) => img.decode().catch(() => null)));
 }"""
@@ -213,6 +231,24 @@ def marker_pages(page_texts: list[str]) -> dict[int, int]:
     return found
 
 
+REDIRECT = re.compile(r"""http-equiv=["']refresh["'][^>]*url=([^"'>]+)""", re.IGNORECASE)
+
+
+def follow_redirect(page: Path) -> Path:
+    """Return the page a redirect stub points to (Jupyter Book's top ``index.html`` is one),
+    or ``page`` itself.
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "index.html").write_text('<meta http-equiv="Refresh" content="0; '
+    ...                                        'url=book/index.html" />')
+    >>> follow_redirect(folder / "index.html").relative_to(folder).as_posix()
+    'book/index.html'
+    """
+    found = REDIRECT.search(page.read_text(encoding="utf-8", errors="replace")[:2000])
+    return (page.parent / found.group(1).strip()) if found else page
+
+
 def _page_texts(pdf: bytes) -> list[str]:
     import io
 
@@ -237,6 +273,8 @@ def print_book(single_page: Path, output: Path, toc_file: Path, *, title: str,
         if not path.is_file():
             raise FileNotFoundError(f"{what} not found: {path}")
     parts = toc_parts(toc_file)
+    root = single_page.resolve().parent.as_uri() + "/"
+    single_page = follow_redirect(single_page)
     options = {"format": "A4", "print_background": True, "outline": True, "tagged": True,
                "display_header_footer": True, "header_template": "<span></span>",
                "footer_template": FOOTER,
@@ -247,6 +285,7 @@ def print_book(single_page: Path, output: Path, toc_file: Path, *, title: str,
         try:
             page = browser.new_page(viewport={"width": PRINTABLE_WIDTH_PX, "height": 900})
             page.goto(single_page.resolve().as_uri(), wait_until="load")
+            page.evaluate(ROOT_IMAGES, root)
             page.evaluate(SETTLED)
             page.add_style_tag(content=PRINT_CSS)
             page.emulate_media(media="print")
