@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 RUN := PATH="$(CURDIR)/$(BIN):$$PATH" OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 PORT ?= 8000
 
-.PHONY: book test serve bench clean
+.PHONY: book pdf test serve bench clean
 
 $(BIN)/.installed-book: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,7 +24,14 @@ $(BIN)/.installed-test: $(BIN)/.installed-book
 # executed notebooks still come from the jupyter-cache in _build.
 book: $(BIN)/.installed-book
 	$(RUN) $(BIN)/jupyter-book build . -W -n --keep-going --all
+	$(MAKE) --no-print-directory pdf
 	@echo "The book is built: open file://$(CURDIR)/_build/html/index.html"
+
+# The whole book as one PDF, printed by Debian's Chromium (apt-get install chromium) from the
+# single-page build; it is published beside the website as _build/html/mlcycle-book.pdf.
+pdf: $(BIN)/.installed-book
+	$(RUN) $(BIN)/jupyter-book build . --builder singlehtml -W -n --keep-going
+	$(RUN) $(BIN)/python -m mlcycle_ref.pdf _build/singlehtml/index.html _build/html/mlcycle-book.pdf
 
 test: $(BIN)/.installed-test
 	$(BIN)/ruff check .
