@@ -70,9 +70,10 @@ CLI = ("import argparse, sys\nfrom mlcycle_ref import course\n"
        "args = parser.parse_args(sys.argv[1:])\nsys.exit(args.handler(args))")
 
 
-def test_grade_starts_the_formgrader_whose_feedback_hides_hidden_tests(pages):
+def test_grade_starts_the_formgrader_whose_feedback_hides_hidden_tests(pages, tmp_path):
     grading_course, _ = pages
-    env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}"}
+    env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}",
+           "TMPDIR": str(tmp_path)}
     server = subprocess.Popen([sys.executable, "-c", CLI, "course", "grade", "tiny",
                                "--course", str(grading_course.root)], env=env,
                               stdout=subprocess.PIPE, text=True, start_new_session=True)
@@ -104,3 +105,4 @@ def test_grade_starts_the_formgrader_whose_feedback_hides_hidden_tests(pages):
     finally:
         os.killpg(server.pid, signal.SIGINT)
         assert server.wait(timeout=60) == 0
+    assert not list(tmp_path.glob("mlcycle-formgrader-*")), "its token and config are gone"

@@ -26,13 +26,7 @@ the comparison helpers the tests rely on (:class:`GradingGuard`). What such a gr
 defend against is written up in the instructors' chapter of the book.
 """
 
-from mlcycle_ref.course.autograde import (
-    MEMORY_MB,
-    SUBMISSION_LIMIT,
-    WORKER_DIED,
-    GradingSummary,
-    autograde,
-)
+from mlcycle_ref.course.autograde import MEMORY_MB, SUBMISSION_LIMIT, GradingSummary, autograde
 from mlcycle_ref.course.cli import register
 from mlcycle_ref.course.collect import MAX_NOTEBOOK_BYTES, CollectReport, collect, match_student
 from mlcycle_ref.course.execute import MAX_CELL_OUTPUT, grade_submission
@@ -52,6 +46,7 @@ from mlcycle_ref.course.folder import (
     read_roster,
     roster_ids,
 )
+from mlcycle_ref.course.pool import WORKER_DIED
 from mlcycle_ref.course.report import LabReport, plot_pass_rates, plot_score_distribution, report
 from mlcycle_ref.course.restore import GradingGuard, graded_reference, restore
 

@@ -6,28 +6,21 @@ Only this process writes to the gradebook; workers run
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import shutil
-import signal
-import tempfile
-import threading
 import time
 import uuid
 import warnings
-from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import nbformat
 
 from mlcycle_ref import labs
-from mlcycle_ref.course import deadlines
-from mlcycle_ref.course.execute import grade_submission
+from mlcycle_ref.course import deadlines, pool
 from mlcycle_ref.course.folder import (
-    FAILED,
     GRADED,
     Course,
     read_record,
@@ -43,8 +36,6 @@ from mlcycle_ref.labs.secret import course_secret
 SUBMISSION_LIMIT = 600.0
 #: Memory each process of a submission may allocate (its data segment), in MiB.
 MEMORY_MB = Limits().memory_mb
-WORKER_DIED = ("the grading worker process died while grading it on its own: its code kills the "
-               "process that runs it")
 
 
 @dataclass
@@ -134,126 +125,6 @@ def _merge(course: Course, lab: str, record: dict) -> dict:
     return record
 
 
-def _run_pool(jobs: list[dict], workers: int, handle, stop: threading.Event) -> None:
-    """Grade ``jobs`` in a pool of ``workers`` processes; ``handle(result)`` as each finishes.
-
-    A worker process that dies takes its pool down with whatever it was grading. The pool is
-    started again and those submissions are retried one at a time, so the one that killed
-    its worker is found and reported without failing its neighbours. Once ``stop`` is set the
-    workers are killed and the submissions they were grading are left for the next run.
-    """
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-    from concurrent.futures.process import BrokenProcessPool
-
-    # Workers fork from a server process that imported the grading code once, so a new pool
-    # (after a break) starts in milliseconds; the server never ran a thread or a kernel.
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["mlcycle_ref.course", "nbgrader.preprocessors", "nbclient"])
-    queue, suspects = deque(jobs), deque()
-    while (queue or suspects) and not stop.is_set():
-        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker)
-        running, broken = {}, False
-        try:
-            while (queue or suspects or running) and not broken:
-                if stop.is_set():
-                    _stop_workers(pool)
-                    return
-                isolating = bool(suspects) or any(job.get("suspect") for job in running.values())
-                # One job per worker in flight: when the pool breaks, the suspects are few.
-                while (suspects or queue) and len(running) < (1 if isolating else workers):
-                    job = (suspects or queue).popleft()
-                    try:
-                        running[pool.submit(grade_submission, job)] = job
-                    except BrokenProcessPool:
-                        (suspects if job.get("suspect") else queue).appendleft(job)
-                        broken = True
-                        break
-                if not running:
-                    break
-                done, _ = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
-                for future in done:
-                    job = running.pop(future)
-                    try:
-                        result = future.result()
-                    except BrokenProcessPool:
-                        broken = True
-                        if job.get("suspect"):
-                            handle(_failure(job, WORKER_DIED))
-                        else:
-                            suspects.append({**job, "suspect": True})
-                        continue
-                    except Exception as error:  # the result could not come back, for one
-                        result = _failure(job, f"the grading worker failed: {error}")
-                    handle(result)
-            suspects.extend({**job, "suspect": True} for job in running.values())
-        finally:
-            pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _stop_workers(pool) -> None:
-    """Kill a pool's worker processes now: Ctrl-C should not wait for their submissions."""
-    # Python 3.14 has pool.kill_workers(); before it, the processes are only reachable here.
-    for process in list((getattr(pool, "_processes", None) or {}).values()):
-        process.kill()
-
-
-def _start_worker() -> None:
-    """Each worker process works from the temporary folder, never from the course folder."""
-    os.chdir(tempfile.gettempdir())
-    os.environ["PWD"] = tempfile.gettempdir()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-
-
-@contextlib.contextmanager
-def _stop_on_signals():
-    """An Event that Ctrl-C or SIGTERM sets, so a batch stops between two results, cleanly.
-
-    A KeyboardInterrupt could strike anywhere - even inside a callback that swallows it.
-    Outside the main thread signals cannot be caught, and the Event is never set.
-    """
-    stop = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield stop
-        return
-    previous = {number: signal.signal(number, lambda *args: stop.set())
-                for number in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield stop
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
-
-
-def _failure(job: dict, reason: str) -> dict:
-    return {"student": job["student"], "lab": job["reference"]["lab"], "sha256": job["sha256"],
-            "status": FAILED, "reason": reason, "problem": "", "notes": [], "tasks": [],
-            "notebook": None, "seconds": 0.0, "host": "",
-            "sandboxed": job.get("sandbox") is not None}
-
-
-def _run_dask(jobs: list[dict], scheduler, handle, stop: threading.Event) -> None:
-    """Grade ``jobs`` on a Dask cluster: ``scheduler`` is an address or a ``Client``."""
-    from distributed import Client
-
-    client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
-    try:
-        pending = {client.submit(grade_submission, job, pure=False,
-                                 key=f"grade-{job['student']}-{uuid.uuid4().hex[:8]}"): job
-                   for job in jobs}
-        while pending and not stop.wait(0.2):
-            for future in [future for future in pending if future.done()]:
-                job = pending.pop(future)
-                try:
-                    handle(future.result())
-                except Exception as error:  # e.g. KilledWorker: it took workers down with it
-                    handle(_failure(job, f"the cluster could not grade it: {error}"))
-        client.cancel(list(pending))
-    finally:
-        if client is not scheduler:
-            client.close()
-
-
 def autograde(course: Course, lab: str, *, workers: int | None = None,
               timeout: int | None = None, limit: float = SUBMISSION_LIMIT,
               memory_mb: int | None = None, students=None, force: bool = False,
@@ -292,8 +163,8 @@ def autograde(course: Course, lab: str, *, workers: int | None = None,
     secret = course_secret(course.root)
     run = uuid.uuid4().hex[:12]
     # Local workers grade in folders under one scratch folder, removed at the end even when a
-    # worker was killed before it could tidy up; Dask workers use their own temporary folder.
-    scratch = None if scheduler is not None else tempfile.mkdtemp(prefix="mlcycle-grading-")
+    # worker was killed before it could tidy up (see pool); Dask workers use their own.
+    scratch = None if scheduler is not None else pool.new_scratch()
     jobs = []
     for student, path in submissions(course, lab, students).items():
         content = path.read_bytes() if path.is_file() else b""
@@ -309,24 +180,38 @@ def autograde(course: Course, lab: str, *, workers: int | None = None,
                      "limit": limit, "memory_mb": memory_mb, "scratch": scratch,
                      "sandbox": box, "secret": secret})
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
-    columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())
+    columns = (f"grading {lab}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               "eta", TimeRemainingColumn(), "[progress.description]{task.description}")
     with Progress(*columns, console=Console(stderr=True), disable=not progress) as bar:
-        task = bar.add_task(f"grading {lab}", total=len(jobs))
+        task = bar.add_task("", total=len(jobs))
 
         def handle(result):
             _summarize(summary, _store(course, lab, result, run))
             bar.advance(task)
 
-        with _stop_on_signals() as stop:
+        worker_log = course.root / "grading" / lab / "workers.log"
+        worker_log.parent.mkdir(parents=True, exist_ok=True)
+
+        def running(students):
+            shown = ", ".join(students[:4]) + (f" +{len(students) - 4}" if len(students) > 4
+                                                 else "")
+            bar.update(task, description=f"now: {shown}")
+
+        with pool.stop_on_signals() as stop:
             try:
                 if jobs and scheduler is not None:
-                    _run_dask(jobs, scheduler, handle, stop)
+                    pool.run_dask(jobs, scheduler, handle, stop)
                 elif jobs:
-                    _run_pool(jobs, max(1, min(workers or os.cpu_count() or 1, len(jobs))),
-                              handle, stop)
+                    pool.run_pool(jobs, max(1, min(workers or os.cpu_count() or 1, len(jobs))),
+                                  handle, stop, scratch, running, str(worker_log))
             finally:
                 if scratch:
                     shutil.rmtree(scratch, ignore_errors=True)

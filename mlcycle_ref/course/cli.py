@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-import subprocess
+import contextlib
 import sys
 from pathlib import Path
 
@@ -46,7 +46,8 @@ def _autograde_command(args) -> int:
                         limit=args.limit, memory_mb=args.memory,
                         students=args.students or None, force=args.force,
                         scheduler=args.scheduler, progress=True, sandbox=box)
-    print(summary.render())
+    with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
+        print(summary.render(), flush=True)
     return 130 if summary.interrupted else 0
 
 
@@ -72,20 +73,16 @@ def _grade_command(args) -> int:
     from mlcycle_ref.course import formgrader
 
     course = open_course(args.course)
-    process, url = formgrader.start(course, args.lab, port=args.port)
-    print(f"formgrader of {course.resolve(args.lab)}, for this computer only:\n  {url}\n"
+    server = formgrader.start(course, args.lab, port=args.port)
+    print(f"formgrader of {course.resolve(args.lab)}, for this computer only:\n  {server.url}\n"
           "Mark the written answers there, then run feedback and export again. "
           "Ctrl-C stops it.", flush=True)
     try:
-        process.wait()
+        server.process.wait()
     except KeyboardInterrupt:
         pass
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        server.stop()
     return 0
 
 

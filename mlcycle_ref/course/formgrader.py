@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbgrader
@@ -78,11 +79,30 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start(course: Course, lab: str, *, port: int | None = None, wait: float = 120.0):
-    """Start the formgrader for ``course``; return the server process and the lab's address.
+@dataclass
+class Formgrader:
+    """A running formgrader: its server process, the lab's address and its private folder."""
 
-    The server listens on 127.0.0.1 only, behind a fresh token; stop it by terminating the
-    process. It is given ``wait`` seconds to answer.
+    process: subprocess.Popen
+    url: str
+    folder: Path
+
+    def stop(self) -> None:
+        """End the server and remove its folder (configuration, token, log)."""
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def start(course: Course, lab: str, *, port: int | None = None, wait: float = 120.0):
+    """Start the formgrader for ``course`` and return it (see :class:`Formgrader`).
+
+    The server listens on 127.0.0.1 only, behind a fresh token. It is given ``wait`` seconds
+    to answer.
     """
     lab = course.resolve(lab)
     port = port or free_port()
@@ -103,11 +123,13 @@ def start(course: Course, lab: str, *, port: int | None = None, wait: float = 12
     while time.monotonic() < deadline:
         if process.poll() is not None:
             log.close()
-            raise CourseError(f"the formgrader did not start:\n"
-                              f"{(folder / 'server.log').read_text()[-2000:]}")
+            text = (folder / "server.log").read_text()[-2000:]
+            shutil.rmtree(folder, ignore_errors=True)
+            raise CourseError(f"the formgrader did not start:\n{text}")
         with socket.socket() as probe:
             if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return process, f"http://127.0.0.1:{port}/formgrader/gradebook/{lab}?token={token}"
+                return Formgrader(process, f"http://127.0.0.1:{port}/formgrader/gradebook/{lab}"
+                                  f"?token={token}", folder)
         time.sleep(0.2)
-    process.terminate()
+    Formgrader(process, "", folder).stop()
     raise CourseError(f"the formgrader did not answer on port {port} within {wait:g} s")

@@ -1,0 +1,109 @@
+"""Runs that leave nothing behind: the grading process killed mid-batch, by SIGKILL (nothing
+can clean up after it) and by SIGHUP (a dropped SSH session), leaves no process and no scratch
+folder, and a SIGHUP still prints the summary."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import nbformat
+import pytest
+from test_course import LAB, answered, submit, tiny_source
+
+from mlcycle_ref import course
+
+pytestmark = pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")
+STUDENTS = [f"s{number}" for number in range(1, 7)]
+SLOW = "import time\ntime.sleep(3)\ndef double(x):\n    return 2 * x"
+CLI = ("import argparse, sys\nfrom mlcycle_ref import course\n"
+       "parser = argparse.ArgumentParser()\ncourse.register(parser.add_subparsers())\n"
+       "args = parser.parse_args(sys.argv[1:])\nsys.exit(args.handler(args))")
+
+
+@pytest.fixture
+def slow_class(tmp_path):
+    (tmp_path / "sources" / LAB).mkdir(parents=True)
+    nbformat.write(tiny_source(), tmp_path / "sources" / LAB / f"{LAB}.ipynb")
+    roster = tmp_path / "students.csv"
+    roster.write_text("id\n" + "\n".join(STUDENTS) + "\n")
+    grading_course = course.init(tmp_path / "course", roster, source=tmp_path / "sources")
+    for student in STUDENTS:
+        submit(grading_course, student, answered(grading_course, SLOW))
+    return grading_course
+
+
+def start(grading_course, scratch: Path):
+    """The autograde command in a session of its own, marked so its processes can be found."""
+    marker = uuid.uuid4().hex
+    scratch.mkdir()
+    env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}",
+           "TMPDIR": str(scratch), "MLCYCLE_TEST_RUN": marker}
+    run = subprocess.Popen([sys.executable, "-c", CLI, "course", "autograde", "tiny",
+                            "--course", str(grading_course.root), "--workers", "2"],
+                           env=env, start_new_session=True, stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL, text=True)
+    folder = grading_course.root / "grading" / LAB
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and not list(folder.glob("*.json")):
+        time.sleep(0.1)
+    assert list(folder.glob("*.json")), "the first result came in"
+    return run, marker
+
+
+def marked_processes(marker: str) -> list[str]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and f"MLCYCLE_TEST_RUN={marker}".encode() in (
+                    entry / "environ").read_bytes():
+                found.append(f"{entry.name}: {(entry / 'cmdline').read_bytes()[:120]!r}")
+        except OSError:
+            continue
+    return found
+
+
+def left_behind(marker: str, scratch: Path, seconds: float = 15) -> tuple[list, list]:
+    """Processes and scratch folders still there after up to ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while True:
+        processes, folders = marked_processes(marker), sorted(os.listdir(scratch))
+        if (not processes and not folders) or time.monotonic() > deadline:
+            return processes, folders
+        time.sleep(0.25)
+
+
+def test_a_killed_grading_process_leaves_no_worker_and_no_scratch(slow_class, tmp_path):
+    run, marker = start(slow_class, tmp_path / "scratch")
+    assert len(marked_processes(marker)) >= 3, "the parent, a fork server and workers"
+    os.kill(run.pid, signal.SIGKILL)
+    run.wait(timeout=30)
+    assert left_behind(marker, tmp_path / "scratch") == ([], [])
+    graded = len(list((slow_class.root / "grading" / LAB).glob("*.json")))
+    assert 1 <= graded < len(STUDENTS), "killed mid-batch"
+
+
+def test_sighup_prints_the_summary_and_leaves_nothing(slow_class, tmp_path):
+    run, marker = start(slow_class, tmp_path / "scratch")
+    os.kill(run.pid, signal.SIGHUP)
+    output, _ = run.communicate(timeout=60)
+    assert run.returncode == 130
+    assert "Interrupted: run the same command again to grade the rest." in output
+    assert "submission(s) graded" in output
+    assert left_behind(marker, tmp_path / "scratch") == ([], [])
+
+
+def test_the_next_run_removes_scratch_folders_of_dead_runs(tmp_path, monkeypatch):
+    from mlcycle_ref.course import pool
+
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    (tmp_path / f"{pool.SCRATCH_PREFIX}{dead}-abc" / "mlcycle-grade-x").mkdir(parents=True)
+    alive = tmp_path / f"{pool.SCRATCH_PREFIX}{os.getpid()}-def"
+    alive.mkdir()
+    mine = Path(pool.new_scratch())
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted([alive.name, mine.name])
