@@ -91,8 +91,9 @@ def test_installed_package_answers_from_its_own_files(installed, tmp_path):
     assert located.stdout.startswith("mlcycle")
     checked = run(installed, "quiz", "check", "quiz", "q04", "--answer",
                   "We score the model on rows it never saw and compare with the true labels",
-                  "--json", cwd=tmp_path)
-    assert '"score"' in checked.stdout
+                  "--json", cwd=tmp_path, check=False)
+    # Exit status 0 for a right answer, 1 for one that misses points; both read the bank.
+    assert checked.returncode in (0, 1) and '"score"' in checked.stdout, checked.stderr
     assert "Glossary progress" in run(installed, "glossary", "stats", cwd=tmp_path).stdout
 
 
