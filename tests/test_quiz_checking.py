@@ -48,8 +48,9 @@ def test_hand_written_answer_gets_its_expected_verdict(question_id, case):
 
 
 def test_feedback_names_missed_points_and_the_section_to_read():
-    feedback = check(QUIZ.question("q05"), "Matplotlib creates graphs, and pandas is for data "
-                                           "analysis.")
+    feedback = check(QUIZ.question("q05"), "pandas loads the data from files and cleans or "
+                     "filters it for the analysis, while Matplotlib draws charts of it such as "
+                     "histograms and scatter plots.")
     assert feedback.correct
     assert feedback.missed == ("pandas holds the data in a data frame (a table)",)
     assert feedback.link == "book/toolset/pandas.html"
@@ -206,3 +207,27 @@ def test_feedback_is_a_frozen_dataclass():
     feedback = Feedback(True, 1.0, "ok")
     with pytest.raises(AttributeError):
         feedback.score = 0.5
+
+
+@pytest.mark.parametrize(("question_id", "answer", "reason"), [
+    ("q01", "They analize the dataset, make vizualisations of the columns and identfy the "
+            "usefull features.", "matched only through a spelling slip"),
+    ("q05", "pandas loads and filters the data in a data frame. Matplotlib: charts.",
+     "answered by a lone term"),
+    ("q04", "The model is scored on rows it has not seen, comparing its predictions with the "
+            "true labels, so the estimate of how it generalises is honest, not optimistic.",
+     "a negation sits next to a key point"),
+    ("q05", "You know, pandas loads and filters data in a data frame and stuff, and Matplotlib "
+            "draws the charts.", "padded with filler words"),
+])
+def test_a_marginal_pass_is_left_to_the_learner_with_the_reason(question_id, answer, reason):
+    feedback = check(QUIZ.question(question_id), answer)
+    assert not feedback.correct and feedback.unsure
+    assert reason in feedback.message and "mark it yourself" in feedback.message
+
+
+def test_terms_padded_with_filler_fail_and_are_told_why():
+    feedback = check(QUIZ.question("q07"), "Basically foundation models, kind of fine tuning, "
+                                           "quick prototyping and so on.")
+    assert not feedback.correct and not feedback.unsure
+    assert feedback.score <= 0.4 and "padded with filler words" in feedback.message

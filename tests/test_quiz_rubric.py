@@ -8,6 +8,7 @@ from mlcycle_ref.quiz.rubric import (
     analyse_answer,
     compile_phrasing,
     is_keyword_list,
+    is_padded,
     normalise,
     stem,
     tokenise,
@@ -161,6 +162,42 @@ def test_a_keyword_list_is_capped_below_any_pass_mark():
     analysis = analyse_answer("new data, compare prediction truth, labels", "", [HOLD, COMPARE])
     assert analysis.made == (True, True)
     assert analysis.keyword_list and analysis.score == KEYWORD_CAP
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("basically unseen data, like, ground truth and generalisation and stuff", True),
+    ("You know, kind of the unseen rows, the true labels, overfitting and so on.", True),
+    ("Basically foundation models, kind of fine tuning, quick prototyping and so on.", True),
+    ("Um, data structure, charts, kind of feature selection, I guess, etc.", True),
+    # Filler around a real claim, and "like" that introduces an example, state something.
+    ("Basically you score the model on rows it never saw and compare with the labels.", False),
+    ("Transforming the dataset so it suits the model, like one-hot encoding the categories.",
+     False),
+    ("unseen data, ground truth", False),  # a keyword list, but not padded
+])
+def test_terms_padded_with_filler(text, expected):
+    assert is_padded(text) is expected
+
+
+def test_a_padded_term_list_is_capped_like_a_keyword_list():
+    analysis = analyse_answer("basically new data and stuff, you know, compare prediction "
+                              "truth etc", "", [HOLD, COMPARE])
+    assert analysis.made == (True, True)
+    assert analysis.padded and analysis.score == KEYWORD_CAP
+
+
+def test_exact_words_bare_terms_and_nearby_negations_are_recorded():
+    typo = analyse_answer("Test it on unsen data.", "", [HOLD, COMPARE])
+    assert typo.made == (True, False) and typo.exact == (False, False)
+    lone = analyse_answer("Compare predictions with labels. Unseen data.", "", [HOLD, COMPARE])
+    assert lone.made == (True, True) and lone.exact == (True, True)
+    assert lone.bare == (False, False)  # a two-word phrasing is no lone term
+    term = Point("a chart", ("[chart|plot]",))
+    assert analyse_answer("Charts.", "", [term]).bare == (True,)
+    assert analyse_answer("You draw charts.", "", [term]).bare == (False,)
+    assert analyse_answer("You draw charts, not tables.", "", [term]).denial_near
+    assert not analyse_answer("You draw charts. Tables are not needed.", "",
+                              [term]).denial_near
 
 
 def test_the_compiled_checker_data_matches_its_yaml_source():

@@ -305,21 +305,26 @@ def check_rubric(question: Question, response: Any) -> Feedback:
     missing_parts = parts_missing(question, analysis.made)
     opposed = any(analysis.contradicted)
     meets = score >= question.pass_mark - 1e-9 and not missing_parts and not too_short
-    correct = meets and not analysis.hedged and not analysis.doubtful and not opposed
+    doubt = marginal(question, analysis) if meets and question.kind == "short" else ""
+    correct = (meets and not analysis.hedged and not analysis.doubtful and not opposed
+               and not doubt)
     unsure = (not correct and not opposed and not analysis.capped and not analysis.hedged
-              and not analysis.denies and not too_short
-              and (meets or _one_step_short(question, analysis, missing_parts)))
+              and not too_short and (meets if doubt else not analysis.denies and (
+                  meets or _one_step_short(question, analysis, missing_parts))))
     made = sum(analysis.made)
     verdict = "Correct" if correct else "Perhaps" if unsure else "Not yet"
     notes = [f"{verdict}: your answer makes {made} of {len(points)} key points." if not
              analysis.capped else f"{verdict}: your answer mentions {made} of {len(points)} key "
              "points without stating them."]
     if unsure:
-        notes.append("I cannot tell for sure: compare it with the model answer and mark it "
-                     "yourself.")
+        notes.append(f"I cannot tell for sure{' (' + doubt + ')' if doubt else ''}: compare it "
+                     "with the model answer and mark it yourself.")
     if analysis.keyword_list:
         notes.append("It reads as a list of keywords, which states nothing: write sentences "
                      "that say what each idea does and how they connect.")
+    elif analysis.padded:
+        notes.append("It is course terms padded with filler words, which states nothing: write "
+                     "sentences that say what each idea does.")
     elif analysis.terse:
         notes.append("It is a few keywords with nothing that links them: write a sentence "
                      "that says what they do.")
@@ -343,6 +348,43 @@ def check_rubric(question: Question, response: Any) -> Feedback:
                      f"{analysis.n_words}.")
     missed = [p for p, made in zip(points, analysis.made, strict=True) if not made]
     return Feedback(correct, score, " ".join(notes), tuple(missed), unsure=unsure)
+
+
+def _passes(question: Question, made: tuple[bool, ...]) -> bool:
+    return (sum(made) / len(made) >= question.pass_mark - 1e-9
+            and not parts_missing(question, made))
+
+
+def marginal(question: Question, analysis) -> str:
+    """Why a short answer that reaches the pass mark is still too close to call ("" if it is
+    not): it passes only through a typing slip, a part of the question is answered by a lone
+    term and no statement, a "not" or "instead of" sits in a sentence that makes a point, it
+    is padded with filler, or two weaker signs meet (filler, one point above nothing more than
+    the minimum, an answer far shorter or longer than the model answer).
+
+    >>> from mlcycle_ref.quiz import load_bank
+    >>> from mlcycle_ref.quiz.rubric import analyse_answer
+    >>> q = load_bank("quiz").question("q01")
+    >>> marginal(q, analyse_answer("They analize the dataset, make vizualisations of the "
+    ...          "columns and identfy the usefull features.", q.prompt, q.rubric))
+    'a key point is matched only through a spelling slip'
+    """
+    if not _passes(question, analysis.exact):
+        return "a key point is matched only through a spelling slip"
+    if not _passes(question, tuple(m and not b for m, b in zip(analysis.made, analysis.bare,
+                                                                 strict=True))):
+        return "a part of the question is answered by a lone term, not a statement"
+    if analysis.denial_near:
+        return "a negation sits next to a key point"
+    if analysis.chatter > 1:
+        return "it is padded with filler words"
+    limits = CHECKER_DATA["thresholds"]
+    model_words = len(question.model_answer.split())
+    weak = [analysis.chatter == 1,
+            analysis.n_words < limits["short_share"] * model_words,
+            analysis.n_words > limits["long_share"] * model_words,
+            sum(analysis.made) <= math.ceil(question.pass_mark * len(analysis.made) - 1e-9)]
+    return "it only just makes the pass mark" if sum(weak) >= 2 else ""
 
 
 def _one_step_short(question: Question, analysis, missing_parts: list[str]) -> bool:

@@ -67,6 +67,8 @@ POST_NEGATORS = _words("post_negators")
 FILLERS = _words("fillers")
 HEDGES = tuple(LEXICON["hedges"])
 WEAK_HEDGES = tuple(LEXICON["weak_hedges"])
+CHATTER = tuple(LEXICON["chatter"])
+LOOSE_CHATTER = _words("loose_chatter")
 VERB_FORMS = frozenset(LEXICON["verb_forms"])
 JOINS = tuple(tuple(pair) for pair in LEXICON["joins"])
 IRREGULAR: dict[str, str] = LEXICON["irregular"]
@@ -124,12 +126,22 @@ class Analysis:
     restated: bool = False
     #: A few content words with no function word at all ("analysis visualisation features").
     terse: bool = False
+    #: Course terms padded with conversational filler ("basically like test data and stuff").
+    padded: bool = False
+    #: How many pieces of conversational filler the answer holds (``LOOSE_CHATTER`` aside).
+    chatter: int = 0
+    #: Points made with the words as written, no typing slip allowed.
+    exact: tuple[bool, ...] = ()
+    #: Points made only by a lone term in a clause without a verb, not by a statement.
+    bare: tuple[bool, ...] = ()
+    #: A negator that no phrasing accounts for, in a sentence that makes a point.
+    denial_near: bool = False
 
     @property
     def capped(self) -> bool:
         """A keyword list, a terse string of terms, a restated question or a guess: it states
         nothing, whatever words it has."""
-        return self.keyword_list or self.restated or self.terse or self.hedged
+        return self.keyword_list or self.restated or self.terse or self.hedged or self.padded
 
     @property
     def score(self) -> float:
@@ -329,6 +341,8 @@ class _Answer:
                    for name, names in subjects.items()}
         starts = frozenset(alias[0] for forms in aliases.values() for alias in forms)
         self.tokens = tokenise(text, starts)
+        #: Match words exactly as written (no typing slips): see :func:`similar`.
+        self.exact = False
         self.content = [i for i, t in enumerate(self.tokens) if not t.stop]
         self.rank = {pos: n for n, pos in enumerate(self.content)}
         self.copied = _copied(self.tokens, tokenise(prompt, starts))
@@ -373,7 +387,8 @@ class _Answer:
         found = []
         for n in range(len(self.content) - len(stems) + 1):
             run = tuple(self.content[n:n + len(stems)])
-            if (all(similar(self.tokens[p].stem, s, self.tokens[p].surface)
+            if (all(self.tokens[p].stem == s if self.exact
+                    else similar(self.tokens[p].stem, s, self.tokens[p].surface)
                     for p, s in zip(run, stems, strict=True))
                     and len({self.tokens[p].sentence for p in run}) == 1
                     and (mentions or not any(p in self.copied for p in run))):
@@ -438,6 +453,13 @@ class _Answer:
                     and not any(t.surface in PRONOUNS for t in between)):
                 return True
         return False
+
+    def verbless(self, match: tuple[int, ...]) -> bool:
+        """Does the sentence of a match hold no verb (a lone term, not a statement)?"""
+        sentence = self.tokens[match[0]].sentence
+        return not any(t.sentence == sentence
+                       and (t.surface in VERB_FORMS or t.surface in AUXILIARIES)
+                       for t in self.tokens)
 
     def critiqued(self, match: tuple[int, ...]) -> bool:
         sentence = self.tokens[match[0]].sentence
@@ -528,6 +550,39 @@ def is_hedged(text: str, hedges: Sequence[str] = HEDGES) -> bool:
     return any(re.search(r"\b" + r"\s+".join(h.split()) + r"\b", plain) for h in hedges)
 
 
+def strip_chatter(text: str) -> tuple[str, int, int]:
+    """The answer normalised, with conversational filler cut out (a comma left in its place),
+    how many pieces of filler there were, and how many of them were not ``LOOSE_CHATTER``.
+
+    >>> strip_chatter("Basically like validation data and stuff, you know")
+    (', , validation data ,, ,', 4, 3)
+    """
+    plain = normalise(text)
+    count = strong = 0
+    for phrase in CHATTER:
+        # ASCII spaces and letters only, exactly as the browser port reads them.
+        pattern = r"(?<![a-z0-9])" + r"[ \t\r\n]+".join(phrase.split()) + r"(?![a-z0-9])"
+        plain, n = re.subn(pattern, ",", plain)
+        count += n
+        strong += 0 if phrase in LOOSE_CHATTER else n
+    return plain, count, strong
+
+
+def is_padded(text: str) -> bool:
+    """Terms padded with filler: once the filler is cut out, a keyword list or a terse string of
+    terms; or, with two pieces of filler or more, words with no verb at all.
+
+    >>> is_padded("basically unseen data, like, ground truth and stuff")
+    True
+    >>> is_padded("Basically you score the model on rows it never saw.")
+    False
+    """
+    rest, count, _ = strip_chatter(text)
+    words = re.findall(r"[a-z0-9]+", rest)
+    verbs = any(w in VERB_FORMS or w in AUXILIARIES or w.endswith("ed") for w in words)
+    return count > 0 and (is_keyword_list(rest) or is_terse(rest) or (count > 1 and not verbs))
+
+
 def is_restated(prepared: _Answer, prompt_stems: set[str]) -> bool:
     # The question, reworded a little: nearly every content word comes from it.
     content = [prepared.tokens[i].stem for i in prepared.content
@@ -543,13 +598,19 @@ def analyse_answer(answer: str, prompt: str, points: Sequence[Point],
     found = [([m for p in point.phrasings for m in prepared.matches(p, point.subject)],
               [m for p in point.contradictions for m in prepared.matches(p, point.subject)])
              for point in points]
+    # Which matches are lone terms: a phrasing of one slot, in a clause without a verb.
+    lone = [[m for p in point.phrasings if len(compile_phrasing(p)) == 1
+             for m in prepared.matches(p, point.subject) if prepared.verbless(m)]
+            for point in points]
     # A negator that belongs to some phrasing ("data it has not seen") denies nothing else;
     # an opposite claim, though, only counts when no negator at all is near it.
     consumed = {q for matches, _ in found for m in matches for q in m
                 if prepared.tokens[q].stem == NEG}
-    made, negated, contradicted, near = [], [], [], []
-    for point, (matches, against) in zip(points, found, strict=True):
+    made, negated, contradicted, near, bare, affirmed_all = [], [], [], [], [], []
+    for point, (matches, against), lone_terms in zip(points, found, lone, strict=True):
         affirmed = [m for m in matches if not prepared.negated(m, consumed)]
+        affirmed_all += affirmed
+        bare.append(bool(affirmed) and all(m in lone_terms for m in affirmed))
         opposed = any(not prepared.negated(m, set()) and not prepared.critiqued(m)
                       for m in against)
         made.append(bool(affirmed) and not opposed)
@@ -558,6 +619,11 @@ def analyse_answer(answer: str, prompt: str, points: Sequence[Point],
         near.append(not made[-1] and not opposed and not matches and any(
             not prepared.negated(m, consumed)
             for p in point.phrasings for m in prepared.near_matches(p, point.subject)))
+    made_sentences = {prepared.tokens[m[0]].sentence for m in affirmed_all}
+    prepared.exact = True
+    exact = [ok and any(not prepared.negated(m, consumed) for p in point.phrasings
+                        for m in prepared.matches(p, point.subject))
+             for point, ok in zip(points, made, strict=True)]
     n_words = len(prepared.tokens)
     n_content = len(prepared.content)
     prompt_stems = {t.stem for t in tokenise(prompt) if not t.stop}
@@ -574,4 +640,10 @@ def analyse_answer(answer: str, prompt: str, points: Sequence[Point],
         denies=any(t.stem == NEG and q not in consumed for q, t in enumerate(prepared.tokens)),
         restated=is_restated(prepared, prompt_stems),
         terse=is_terse(answer),
+        padded=is_padded(answer),
+        chatter=strip_chatter(answer)[2],
+        exact=tuple(exact),
+        bare=tuple(b and ok for b, ok in zip(bare, made, strict=True)),
+        denial_near=any(t.stem == NEG and q not in consumed and t.sentence in made_sentences
+                        for q, t in enumerate(prepared.tokens)),
     )

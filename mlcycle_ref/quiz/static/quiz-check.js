@@ -52,6 +52,8 @@
     const FILLERS = set("fillers");
     const HEDGES = lexicon.hedges;
     const WEAK_HEDGES = lexicon.weak_hedges;
+    const CHATTER = lexicon.chatter;
+    const LOOSE_CHATTER = set("loose_chatter");
     const VERB_FORMS = set("verb_forms");
     const JOINS = lexicon.joins;
     const IRREGULAR = lexicon.irregular;
@@ -232,6 +234,7 @@
         const starts = new Set();
         for (const forms of Object.values(aliases)) for (const alias of forms) starts.add(alias[0]);
         this.tokens = tokenise(text, starts);
+        this.exact = false;
         this.content = [];
         this.tokens.forEach((t, i) => { if (!t.stop) this.content.push(i); });
         this.rank = new Map(this.content.map((pos, n) => [pos, n]));
@@ -269,7 +272,8 @@
         const found = [];
         for (let n = 0; n <= this.content.length - stems.length; n++) {
           const run = this.content.slice(n, n + stems.length);
-          if (run.every((p, k) => similar(this.tokens[p].stem, stems[k], this.tokens[p].surface)) &&
+          if (run.every((p, k) => (this.exact ? this.tokens[p].stem === stems[k]
+            : similar(this.tokens[p].stem, stems[k], this.tokens[p].surface))) &&
               new Set(run.map((p) => this.tokens[p].sentence)).size === 1 &&
               (mentions || !run.some((p) => this.copied.has(p)))) {
             found.push(run);
@@ -354,6 +358,12 @@
         return false;
       }
 
+      verbless(match) {
+        const sentence = this.tokens[match[0]].sentence;
+        return !this.tokens.some((t) => t.sentence === sentence &&
+          (VERB_FORMS.has(t.surface) || AUXILIARIES.has(t.surface)));
+      }
+
       critiqued(match) {
         const sentence = this.tokens[match[0]].sentence;
         return this.tokens.some((t) => t.sentence === sentence && CRITIQUE.has(t.surface));
@@ -397,6 +407,29 @@
         .test(plainText));
     }
 
+    function stripChatter(text) {
+      let plainText = normalise(text);
+      let count = 0;
+      let strong = 0;
+      for (const phrase of CHATTER) {
+        const words = phrase.split(/[ \t\r\n]+/).join("[ \\t\\r\\n]+");
+        const pattern = new RegExp("(?<![a-z0-9])" + words + "(?![a-z0-9])", "g");
+        const n = (plainText.match(pattern) || []).length;
+        count += n;
+        if (!LOOSE_CHATTER.has(phrase)) strong += n;
+        plainText = plainText.replace(pattern, ",");
+      }
+      return [plainText, count, strong];
+    }
+
+    function isPadded(text) {
+      const [rest, count] = stripChatter(text);
+      const words = rest.match(/[a-z0-9]+/g) || [];
+      const verbs = words.some((w) => VERB_FORMS.has(w) || AUXILIARIES.has(w) ||
+        w.endsWith("ed"));
+      return count > 0 && (isKeywordList(rest) || isTerse(rest) || (count > 1 && !verbs));
+    }
+
     function isRestated(prepared, promptStems) {
       const content = prepared.content.map((i) => prepared.tokens[i].stem).filter((s) => s !== NEG);
       const novel = content.filter((s) => !promptStems.has(s));
@@ -417,15 +450,29 @@
       for (const [matches] of found) {
         for (const m of matches) for (const q of m) if (prepared.tokens[q].stem === NEG) consumed.add(q);
       }
+      const key = (m) => m.join(",");
+      const lone = points.map((point) => {
+        const subject = point.subject === undefined ? null : point.subject;
+        const keys = new Set();
+        for (const p of point.phrasings) {
+          if (compilePhrasing(p).length !== 1) continue;
+          for (const m of prepared.matches(p, subject)) if (prepared.verbless(m)) keys.add(key(m));
+        }
+        return keys;
+      });
       const none = new Set();
       const made = [];
       const negated = [];
       const contradicted = [];
       const near = [];
+      const bare = [];
+      const affirmedAll = [];
       found.forEach(([matches, against], k) => {
         const point = points[k];
         const subject = point.subject === undefined ? null : point.subject;
         const affirmed = matches.filter((m) => !prepared.negated(m, consumed));
+        affirmedAll.push(...affirmed);
+        bare.push(affirmed.length > 0 && affirmed.every((m) => lone[k].has(key(m))));
         const opposed = against.some((m) => !prepared.negated(m, none) && !prepared.critiqued(m));
         made.push(affirmed.length > 0 && !opposed);
         negated.push(matches.length > 0 && affirmed.length === 0);
@@ -433,15 +480,28 @@
         near.push(!made[k] && !opposed && !matches.length && point.phrasings.some((p) =>
           prepared.nearMatches(p, subject).some((m) => !prepared.negated(m, consumed))));
       });
+      const madeSentences = new Set(affirmedAll.map((m) => prepared.tokens[m[0]].sentence));
+      prepared.exact = true;
+      const exact = points.map((point, k) => {
+        const subject = point.subject === undefined ? null : point.subject;
+        return made[k] && point.phrasings.some((p) =>
+          prepared.matches(p, subject).some((m) => !prepared.negated(m, consumed)));
+      });
       const keywordList = isKeywordList(answer);
       const promptStems = new Set(tokenise(prompt).filter((t) => !t.stop).map((t) => t.stem));
       const restated = isRestated(prepared, promptStems);
       const terse = isTerse(answer);
       const hedged = isHedged(answer, HEDGES);
-      const capped = keywordList || restated || terse || hedged;
+      const padded = isPadded(answer);
+      const capped = keywordList || restated || terse || hedged || padded;
       const share = made.length ? made.filter(Boolean).length / made.length : 0;
       return {
-        made, negated, contradicted, keywordList, near, restated, terse, capped, hedged,
+        made, negated, contradicted, keywordList, near, restated, terse, capped, hedged, padded,
+        exact,
+        chatter: stripChatter(answer)[2],
+        bare: bare.map((b, k) => b && made[k]),
+        denialNear: prepared.tokens.some((t, q) => t.stem === NEG && !consumed.has(q) &&
+          madeSentences.has(t.sentence)),
         doubtful: isHedged(answer, WEAK_HEDGES),
         denies: prepared.tokens.some((t, q) => t.stem === NEG && !consumed.has(q)),
         copiedShare: prepared.content.length ? prepared.copied.size / prepared.content.length : 0,
@@ -455,6 +515,27 @@
       for (const p of q.rubric) if (p.part && !parts.includes(p.part)) parts.push(p.part);
       const covered = new Set(q.rubric.filter((p, k) => made[k]).map((p) => p.part));
       return parts.filter((part) => !covered.has(part));
+    }
+
+    function passes(q, made) {
+      return made.filter(Boolean).length / made.length >= q.pass_mark - 1e-9 &&
+        !partsMissing(q, made).length;
+    }
+
+    function marginal(q, analysis) {
+      if (!passes(q, analysis.exact)) return "a key point is matched only through a spelling slip";
+      if (!passes(q, analysis.made.map((m, k) => m && !analysis.bare[k]))) {
+        return "a part of the question is answered by a lone term, not a statement";
+      }
+      if (analysis.denialNear) return "a negation sits next to a key point";
+      if (analysis.chatter > 1) return "it is padded with filler words";
+      const limits = lexicon.thresholds;
+      const modelWords = q.model_answer.trim().split(/\s+/).length;
+      const made = analysis.made.filter(Boolean).length;
+      const weak = [analysis.chatter === 1, analysis.nWords < limits.short_share * modelWords,
+        analysis.nWords > limits.long_share * modelWords,
+        made <= Math.ceil(q.pass_mark * analysis.made.length - 1e-9)];
+      return weak.filter(Boolean).length >= 2 ? "it only just makes the pass mark" : "";
     }
 
     function oneStepShort(q, analysis, missingParts) {
@@ -634,9 +715,11 @@
         const missingParts = partsMissing(q, analysis.made);
         const opposed = analysis.contradicted.some(Boolean);
         const meets = score >= q.pass_mark - 1e-9 && !missingParts.length && !tooShort;
-        const correct = meets && !analysis.hedged && !analysis.doubtful && !opposed;
+        const doubt = meets && q.kind === "short" ? marginal(q, analysis) : "";
+        const correct = meets && !analysis.hedged && !analysis.doubtful && !opposed && !doubt;
         const unsure = !correct && !opposed && !analysis.capped && !analysis.hedged &&
-          !analysis.denies && !tooShort && (meets || oneStepShort(q, analysis, missingParts));
+          !tooShort && (doubt ? meets : !analysis.denies &&
+            (meets || oneStepShort(q, analysis, missingParts)));
         const made = analysis.made.filter(Boolean).length;
         const verdict = correct ? "Correct" : unsure ? "Perhaps" : "Not yet";
         const notes = [analysis.capped
@@ -644,12 +727,15 @@
             "stating them."
           : `${verdict}: your answer makes ${made} of ${points.length} key points.`];
         if (unsure) {
-          notes.push("I cannot tell for sure: compare it with the model answer and mark it " +
-            "yourself.");
+          notes.push(`I cannot tell for sure${doubt ? " (" + doubt + ")" : ""}: compare it ` +
+            "with the model answer and mark it yourself.");
         }
         if (analysis.keywordList) {
           notes.push("It reads as a list of keywords, which states nothing: write sentences " +
             "that say what each idea does and how they connect.");
+        } else if (analysis.padded) {
+          notes.push("It is course terms padded with filler words, which states nothing: write " +
+            "sentences that say what each idea does.");
         } else if (analysis.terse) {
           notes.push("It is a few keywords with nothing that links them: write a sentence that " +
             "says what they do.");
