@@ -22,8 +22,8 @@ from mlcycle_ref.course.folder import (
 )
 
 TEMPLATES = Path(__file__).parent.parent / "course_templates"
-PROVISIONAL = ("Provisional: your written answers are not marked yet, so the score below "
-               "counts them as 0 for now.")
+PROVISIONAL = ("Provisional: your written answers are not marked yet, so the score on this "
+               "page counts them as 0 for now.")
 
 
 def _hidden_lines(nb) -> set[str]:

@@ -59,18 +59,19 @@ class LabReport:
                           "their scores so far are left out of the mean")
         table = Table(title=f"Graded tasks of {self.lab}")
         for name, justify in (("task", "left"), ("kind", "left"), ("points", "right"),
-                              ("graded", "right"), ("pass rate", "right"),
-                              ("not attempted", "right"), ("most common failure", "left")):
+                              ("full points", "right"), ("untouched", "right"),
+                              ("most common failure", "left")):
             # Everything but the failure keeps to one line; the failure takes what is left.
-            table.add_column(name, justify=justify, overflow="fold",
-                             no_wrap=name != "most common failure",
-                             ratio=1 if name == "most common failure" else None)
+            failure = name == "most common failure"
+            table.add_column(name, justify=justify, overflow="fold", no_wrap=not failure,
+                             ratio=1 if failure else None)
         for task in self.tasks:
-            rate = "-" if task["pass_rate"] is None else f"{task['pass_rate']:.0%}"
+            rate = ("-" if task["pass_rate"] is None else
+                    f"{task['pass_rate']:.0%} of {task['graded']}")
             failure = (f"{task['failure']} ({task['failure_count']}x)" if task["failure"]
                        else "")
-            table.add_row(task["grade_id"], task["kind"], f"{task['points']:g}",
-                          str(task["graded"]), rate, str(task["not_attempted"]), failure)
+            table.add_row(task["grade_id"], task["kind"], f"{task['points']:g}", rate,
+                          str(task["not_attempted"]), failure)
         console.print(table)
         if self.manual:
             console.print(f"Needing manual grading ({len(self.manual)}): "
