@@ -2,9 +2,11 @@
 
 ``mlcycle course grade LAB`` starts a Jupyter server in the course folder with nbgrader's
 extension and prints the address of the lab's page, token included. Its "Generate Feedback"
-button writes the same pages as ``mlcycle course feedback``: the server is configured to pass
-each notebook through :class:`SafeFeedback` (hidden tests and stray outputs out) and to use
-the offline template. nbgrader finds this class by name; nothing else imports the module.
+button passes each notebook through :class:`SafeFeedback`, so hidden tests and what student
+code printed during them stay out; nbgrader finds the class by name, and nothing else imports
+this module. Those pages still lack the grading notes, and the server renders them with
+nbgrader's template, which loads MathJax from a CDN although the offline one is offered:
+``mlcycle course feedback`` writes the finished pages.
 """
 
 from __future__ import annotations
