@@ -131,6 +131,9 @@ def test_subjects_keep_two_tools_apart():
     assert verdict("Pandas loads data and matplotlib draws a plot.") == (True, True)
     assert verdict("Data is loaded by pandas, while plots come from matplotlib.") == (True, True)
     assert verdict("Pandas draws a plot and matplotlib loads data.") == (False, False)
+    # An article before the next subject still starts its clause.
+    assert verdict("The pandas library draws a plot and the matplotlib one loads data.") == (
+        False, False)
     assert verdict("Pandas is handy. It can load data.") == (True, False)
     assert verdict("It can load data and plot.") == (False, False)
 

@@ -265,12 +265,14 @@ def tokenise(text: str, subject_starts: frozenset[str] = frozenset()) -> list[To
             clause += 1
             for i, word in enumerate(words):
                 nxt = words[i + 1] if i + 1 < len(words) else ""
+                # "and the MLOps engineer": an article may stand before the subject.
+                after = words[i + 2] if nxt in FILLERS and i + 2 < len(words) else nxt
                 if word in NEGATORS and nxt in NOT_CANCELLERS:
                     continue
                 denies = word in NEGATORS or (word in POST_NEGATORS and i > 0
                                               and words[i - 1] in AUXILIARIES)
                 starts_clause = word in CLAUSE_BREAKS or (
-                    word in ("and", "or") and (nxt in PRONOUNS or stem(nxt) in subject_starts)
+                    word in ("and", "or") and (nxt in PRONOUNS or stem(after) in subject_starts)
                 )
                 if starts_clause and i > 0:
                     clause += 1

@@ -142,11 +142,12 @@
           clause += 1;
           words.forEach((word, i) => {
             const next = i + 1 < words.length ? words[i + 1] : "";
+            const after = FILLERS.has(next) && i + 2 < words.length ? words[i + 2] : next;
             if (NEGATORS.has(word) && NOT_CANCELLERS.has(next)) return;
             const denies = NEGATORS.has(word) || (POST_NEGATORS.has(word) && i > 0 &&
               AUXILIARIES.has(words[i - 1]));
             const startsClause = CLAUSE_BREAKS.has(word) || ((word === "and" || word === "or") &&
-              (PRONOUNS.has(next) || subjectStarts.has(stem(next))));
+              (PRONOUNS.has(next) || subjectStarts.has(stem(after))));
             if (startsClause && i > 0) clause += 1;
             tokens.push({
               surface: word,
