@@ -132,7 +132,7 @@ class Analysis:
     chatter: int = 0
     #: Points made with the words as written, no typing slip allowed.
     exact: tuple[bool, ...] = ()
-    #: Points made only by a lone term in a clause without a verb, not by a statement.
+    #: Points made only by a lone term in a sentence without a verb, not by a statement.
     bare: tuple[bool, ...] = ()
     #: A negator that no phrasing accounts for, in a sentence that makes a point.
     denial_near: bool = False
@@ -457,11 +457,12 @@ class _Answer:
         return False
 
     def verbless(self, match: tuple[int, ...]) -> bool:
-        """Does the sentence of a match hold no verb (a lone term, not a statement)?"""
+        """Does the sentence of a match hold neither a verb nor a pronoun (a lone term, not a
+        statement)?"""
         sentence = self.tokens[match[0]].sentence
-        return not any(t.sentence == sentence
-                       and (t.surface in VERB_FORMS or t.surface in AUXILIARIES)
-                       for t in self.tokens)
+        return not any(t.sentence == sentence and (
+            t.surface in VERB_FORMS or t.surface in AUXILIARIES or t.surface in PRONOUNS)
+            for t in self.tokens)
 
     def critiqued(self, match: tuple[int, ...]) -> bool:
         sentence = self.tokens[match[0]].sentence

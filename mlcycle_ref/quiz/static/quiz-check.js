@@ -362,7 +362,7 @@
       verbless(match) {
         const sentence = this.tokens[match[0]].sentence;
         return !this.tokens.some((t) => t.sentence === sentence &&
-          (VERB_FORMS.has(t.surface) || AUXILIARIES.has(t.surface)));
+          (VERB_FORMS.has(t.surface) || AUXILIARIES.has(t.surface) || PRONOUNS.has(t.surface)));
       }
 
       critiqued(match) {
