@@ -86,8 +86,8 @@ def _fold(text: str) -> str:
 def match_name(name: str, names: dict[str, str]) -> list[str]:
     """The students whose full name starts a folder or file name of ``name``, then ``_``.
 
-    That is how Moodle names the folders of a download of all submissions ("Ada
-    Lovelace_1234_assignsubmission_file_"): by name and an id of Moodle's own, not the
+    That is how Moodle names the folders of a download of all submissions
+    (``Ada Lovelace_1234_assignsubmission_file_``): by name and an id of Moodle's own, not the
     student's. ``names`` maps student ids to "first last"; case and accents' encoding are
     ignored.
 
