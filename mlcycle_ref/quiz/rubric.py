@@ -118,7 +118,7 @@ class Analysis:
     near: tuple[bool, ...] = ()
     #: The answer says it is a guess ("no idea", "something to do with").
     hedged: bool = False
-    #: The answer voices milder doubt ("not sure", "I guess").
+    #: The answer voices milder doubt ("not sure", "I guess", "maybe"), or ends with "?".
     doubtful: bool = False
     #: A negator that no phrasing accounts for: the answer denies something.
     denies: bool = False
@@ -639,7 +639,7 @@ def analyse_answer(answer: str, prompt: str, points: Sequence[Point],
         n_words=n_words,
         near=tuple(near),
         hedged=is_hedged(answer),
-        doubtful=is_hedged(answer, WEAK_HEDGES),
+        doubtful=is_hedged(answer, WEAK_HEDGES) or bool(re.search(r"\?[ \t\r\n]*\Z", answer)),
         denies=any(t.stem == NEG and q not in consumed for q, t in enumerate(prepared.tokens)),
         restated=is_restated(prepared, prompt_stems),
         terse=is_terse(answer),

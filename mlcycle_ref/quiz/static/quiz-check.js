@@ -503,7 +503,7 @@
         bare: bare.map((b, k) => b && made[k]),
         denialNear: prepared.tokens.some((t, q) => t.stem === NEG && !consumed.has(q) &&
           madeSentences.has(t.sentence)),
-        doubtful: isHedged(answer, WEAK_HEDGES),
+        doubtful: isHedged(answer, WEAK_HEDGES) || /\?[ \t\r\n]*$/.test(answer),
         denies: prepared.tokens.some((t, q) => t.stem === NEG && !consumed.has(q)),
         copiedShare: prepared.content.length ? prepared.copied.size / prepared.content.length : 0,
         nWords: prepared.tokens.length,
