@@ -132,3 +132,30 @@ class Watch:
         if message.type == "error" and not any(source.endswith(known)
                                                for known in HARMLESS_CONSOLE_ERRORS):
             self.errors.append(f"{message.page.url if message.page else '?'}: {message.text}")
+
+
+@contextmanager
+def launched_browser():
+    """Debian's Chromium, driven by Playwright, for as long as the block runs."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(**LAUNCH)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@contextmanager
+def watched_page(browser, viewport: dict = DESKTOP):
+    """A page in a fresh context; afterwards, fail on any error or request that left."""
+    context = browser.new_context(viewport=viewport)
+    watch = Watch()
+    watch.attach(context)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+    assert not watch.outside, f"requests left the machine: {watch.outside}"
+    assert not watch.errors, "\n".join(watch.errors)

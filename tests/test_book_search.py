@@ -3,8 +3,7 @@ button labels, "leak" and "leakage" find the same pages, and a page opened from 
 how to get excerpts instead of failing quietly."""
 
 import pytest
-from browser_support import DESKTOP, LAUNCH, SITE, Watch, ensure_built, serve
-from playwright.sync_api import sync_playwright
+from browser_support import SITE, ensure_built, launched_browser, serve, watched_page
 
 RESULTS = """() => [...document.querySelectorAll("#search-results ul.search li")].map((item) => ({
   href: item.querySelector("a").getAttribute("href"),
@@ -15,20 +14,14 @@ FINISHED = "document.querySelector('.search-summary')?.textContent.length > 0"
 @pytest.fixture(scope="module")
 def browser():
     ensure_built()
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(**LAUNCH)
+    with launched_browser() as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.fixture
 def search(browser):
-    """Run a query on the search page over http; return the results and any errors."""
-    context = browser.new_context(viewport=DESKTOP)
-    watch = Watch()
-    watch.attach(context)
-    page = context.new_page()
-    with serve(SITE) as root:
+    """Run a query on the search page over http; return the results."""
+    with watched_page(browser) as page, serve(SITE) as root:
         def run(query: str) -> list[dict]:
             page.goto(f"{root}/search.html?q={query}")
             page.wait_for_function(FINISHED)
@@ -36,8 +29,6 @@ def search(browser):
             return page.evaluate(RESULTS)
 
         yield run
-    context.close()
-    assert not watch.errors and not watch.outside, watch.errors + watch.outside
 
 
 def test_a_term_is_one_hit_however_many_aliases_match(search):
@@ -63,14 +54,9 @@ def test_leak_and_leakage_find_the_same_pages(search):
 
 
 def test_search_from_a_file_explains_how_to_serve_the_site(browser):
-    context = browser.new_context(viewport=DESKTOP)
-    watch = Watch()
-    watch.attach(context)
-    page = context.new_page()
-    page.goto((SITE / "search.html").as_uri() + "?q=leakage")
-    page.wait_for_function(FINISHED)
-    note = page.locator("#mlcycle-search-note")
-    assert "make serve" in note.text_content()
-    assert page.locator("#search-results ul.search li").count() >= 1
-    context.close()
-    assert not watch.errors, watch.errors
+    with watched_page(browser) as page:
+        page.goto((SITE / "search.html").as_uri() + "?q=leakage")
+        page.wait_for_function(FINISHED)
+        note = page.locator("#mlcycle-search-note")
+        assert "make serve" in note.text_content()
+        assert page.locator("#search-results ul.search li").count() >= 1

@@ -7,8 +7,17 @@ fails the test on any request that would leave the machine, and on any script or
 import re
 
 import pytest
-from browser_support import DESKTOP, LAUNCH, PHONE, SITE, Watch, ensure_built, serve
-from playwright.sync_api import expect, sync_playwright
+from browser_support import (
+    DESKTOP,
+    PHONE,
+    SITE,
+    Watch,
+    ensure_built,
+    launched_browser,
+    serve,
+    watched_page,
+)
+from playwright.sync_api import expect
 from test_book import toc_files
 
 from mlcycle_ref.quiz.bank import load_bank
@@ -53,22 +62,15 @@ def http_root(site):
 
 @pytest.fixture(scope="session")
 def browser():
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(**LAUNCH)
+    with launched_browser() as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.fixture
 def page(browser, site):
     """A fresh desktop-sized page; the test fails on any error or outside request it causes."""
-    context = browser.new_context(viewport=DESKTOP)
-    watch = Watch()
-    watch.attach(context)
-    yield context.new_page()
-    context.close()
-    assert not watch.outside, f"requests left the machine: {watch.outside}"
-    assert not watch.errors, "\n".join(watch.errors)
+    with watched_page(browser) as page:
+        yield page
 
 
 def test_the_watch_sees_errors_and_outside_requests(browser):
