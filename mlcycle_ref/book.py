@@ -452,6 +452,25 @@ class ApiModule(SphinxDirective):
         return container.children
 
 
+_MISSING = object()
+
+
+def _lookup(name: str):
+    """The object a dotted name reaches (its longest importable module, then attributes)."""
+    parts = name.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        try:
+            found = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for attribute in parts[cut:]:
+            found = getattr(found, attribute, _MISSING)
+            if found is _MISSING:
+                break
+        return found
+    return _MISSING
+
+
 def defining_name(name: str) -> str | None:
     """Return where the object called ``name`` is defined, when that is another name.
 
@@ -463,39 +482,13 @@ def defining_name(name: str) -> str | None:
     >>> defining_name("mlcycle_ref.quiz.bank.Question") is None
     True
     """
-    parts = name.split(".")
-    for cut in range(len(parts) - 1, 0, -1):
-        try:
-            found = importlib.import_module(".".join(parts[:cut]))
-        except ImportError:
-            continue
-        try:
-            for attribute in parts[cut:]:
-                found = getattr(found, attribute)
-        except AttributeError:
-            return None
-        module = getattr(found, "__module__", None)
-        qualname = getattr(found, "__qualname__", None)
-        if isinstance(module, str) and isinstance(qualname, str):
-            defined = f"{module}.{qualname}"
-            return defined if defined != name else None
+    found = _lookup(name)
+    module = getattr(found, "__module__", None)
+    qualname = getattr(found, "__qualname__", None)
+    if found is _MISSING or not isinstance(module, str) or not isinstance(qualname, str):
         return None
-    return None
-
-
-def _importable(name: str) -> bool:
-    parts = name.split(".")
-    for cut in range(len(parts) - 1, 0, -1):
-        try:
-            found = importlib.import_module(".".join(parts[:cut]))
-        except ImportError:
-            continue
-        for part in parts[cut:]:
-            if not hasattr(found, part):
-                return False
-            found = getattr(found, part)
-        return True
-    return False
+    defined = f"{module}.{qualname}"
+    return defined if defined != name else None
 
 
 def _resolve_reexport(app, env, node, contnode):
@@ -515,7 +508,7 @@ def _resolve_reexport(app, env, node, contnode):
                                                   node["reftype"], defined, node, contnode)
         if found is not None:
             return found
-        if _importable(name):
+        if _lookup(name) is not _MISSING:
             return contnode
     return None
 
