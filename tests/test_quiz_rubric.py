@@ -208,3 +208,11 @@ def test_the_compiled_checker_data_matches_its_yaml_source():
 
     assert COMPILED.read_text(encoding="utf-8") == render(compile_data()), (
         "run: python mlcycle_ref/quiz/checker_data.py")
+
+
+def test_a_word_of_the_rubric_is_no_typing_slip_for_another():
+    impute = Point("imputation", ("[impute|imputation]",))
+    inputs = Point("inputs for the model", ("input model",))
+    assert made("Imputaton fills the gaps.", [impute]) == (True,)
+    assert made("Clean inputs help the model.", [impute]) == (True,)  # a slip, on its own
+    assert made("Clean inputs help the model.", [impute, inputs]) == (False, True)

@@ -345,6 +345,9 @@ class _Answer:
         self.tokens = tokenise(text, starts)
         #: Match words exactly as written (no typing slips): see :func:`similar`.
         self.exact = False
+        #: Stems the rubric itself uses: such a word is no slip for another ("input" is not a
+        #: misspelt "impute" when "input" is a word of the rubric).
+        self.known: frozenset[str] = frozenset()
         self.content = [i for i, t in enumerate(self.tokens) if not t.stop]
         self.rank = {pos: n for n, pos in enumerate(self.content)}
         self.copied = _copied(self.tokens, tokenise(prompt, starts))
@@ -389,7 +392,7 @@ class _Answer:
         found = []
         for n in range(len(self.content) - len(stems) + 1):
             run = tuple(self.content[n:n + len(stems)])
-            if (all(self.tokens[p].stem == s if self.exact
+            if (all(self.tokens[p].stem == s if self.exact or self.tokens[p].stem in self.known
                     else similar(self.tokens[p].stem, s, self.tokens[p].surface)
                     for p, s in zip(run, stems, strict=True))
                     and len({self.tokens[p].sentence for p in run}) == 1
@@ -598,6 +601,10 @@ def analyse_answer(answer: str, prompt: str, points: Sequence[Point],
                    subjects: Mapping[str, Sequence[str]] | None = None) -> Analysis:
     """Decide, point by point, whether an answer makes the key points of a rubric."""
     prepared = _Answer(answer, prompt, subjects or {})
+    prepared.known = frozenset(word for point in points
+                               for phrasing in (*point.phrasings, *point.contradictions)
+                               for slot in compile_phrasing(phrasing)
+                               for alternative in slot for word in alternative)
     found = [([m for p in point.phrasings for m in prepared.matches(p, point.subject)],
               [m for p in point.contradictions for m in prepared.matches(p, point.subject)])
              for point in points]

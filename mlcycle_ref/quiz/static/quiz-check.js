@@ -236,6 +236,7 @@
         for (const forms of Object.values(aliases)) for (const alias of forms) starts.add(alias[0]);
         this.tokens = tokenise(text, starts);
         this.exact = false;
+        this.known = new Set();
         this.content = [];
         this.tokens.forEach((t, i) => { if (!t.stop) this.content.push(i); });
         this.rank = new Map(this.content.map((pos, n) => [pos, n]));
@@ -273,7 +274,8 @@
         const found = [];
         for (let n = 0; n <= this.content.length - stems.length; n++) {
           const run = this.content.slice(n, n + stems.length);
-          if (run.every((p, k) => (this.exact ? this.tokens[p].stem === stems[k]
+          if (run.every((p, k) => (this.exact || this.known.has(this.tokens[p].stem)
+            ? this.tokens[p].stem === stems[k]
             : similar(this.tokens[p].stem, stems[k], this.tokens[p].surface))) &&
               new Set(run.map((p) => this.tokens[p].sentence)).size === 1 &&
               (mentions || !run.some((p) => this.copied.has(p)))) {
@@ -439,6 +441,13 @@
 
     function analyseAnswer(answer, prompt, points, subjects) {
       const prepared = new Answer(answer, prompt, subjects || {});
+      for (const point of points) {
+        for (const phrasing of point.phrasings.concat(point.contradictions || [])) {
+          for (const slot of compilePhrasing(phrasing)) {
+            for (const alternative of slot) for (const word of alternative) prepared.known.add(word);
+          }
+        }
+      }
       const found = points.map((point) => {
         const subject = point.subject === undefined ? null : point.subject;
         const matches = [];
