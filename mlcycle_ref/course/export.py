@@ -26,6 +26,7 @@ from mlcycle_ref.course.folder import (
 EXPORT_COLUMNS = ("student_id", "first_name", "last_name", "email", "lab", "status", "score",
                   "max_score", "submitted_at", "hours_late", "late_penalty",
                   "needs_manual_grading", "problem")
+#: The layouts of :func:`export`.
 FORMATS = ("long", "wide", "canvas", "moodle")
 #: sha256 of every file export wrote, so that it replaces only its own, unchanged, files.
 WRITTEN_FILE = "grading/exports.json"
@@ -85,7 +86,7 @@ def _rows(course: Course, lab_names, tasks: bool) -> tuple[list[dict], dict[str,
 
 def export(course: Course, output=None, *, lab_names=None, layout: str = "long",
            tasks: bool = False, force: bool = False):
-    """The grades as a DataFrame in ``layout`` (see :data:`FORMATS`); written to ``output``.
+    """The grades as a DataFrame in ``layout`` (one of ``FORMATS``); written to ``output``.
 
     ``lab_names`` picks labs (default: every lab with a submission). ``tasks`` adds a column
     per graded task (``lab:task``) to the wide layouts; a task waiting for a human is blank.

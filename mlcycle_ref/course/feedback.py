@@ -87,7 +87,7 @@ def feedback_notebook(nb, notes=()):
 
     Hidden tests keep only their comment lines and a passed/failed line - never their code,
     assert text or values. Visible tests keep their errors, shortened to the check's message,
-    and the lines the test's own code prints (see :func:`_own_messages`); anything else - what
+    and the lines the test's own code prints (see ``_own_messages``); anything else - what
     the student's functions print or display, perhaps called by a hidden test - is dropped,
     and other cells lose their outputs (a submission could print what it found in the
     kernel). Any output that repeats a line of a hidden test is withheld. ``notes`` (what

@@ -3,7 +3,7 @@
 A grade alone hides why it is low: a loop that ran into its timeout, a syntax error that makes
 every later test fail with a NameError, or answer cells that lost their nbgrader metadata and
 were graded as blank. :func:`submission_problems` finds those in the executed notebook and the
-notes of :func:`~mlcycle_ref.course.restore`, so that autograde lists them under "graded with a
+notes of ``restore``, so that autograde lists them under "graded with a
 problem". :func:`failure_pattern` strips the values out of a failure message, so that the
 report can count the same mistake made with different numbers as one.
 """
