@@ -60,7 +60,9 @@ def http_root(site):
         yield url
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API allows one running instance, and other modules start
+# their own.
+@pytest.fixture(scope="module")
 def browser():
     with launched_browser() as chromium:
         yield chromium
@@ -91,7 +93,7 @@ def url_of(source: str) -> str:
     return (SITE / f"{source}.html").as_uri()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def visits(browser, site):
     """Open every page of the table of contents once over file://; what each one showed."""
     context = browser.new_context(viewport=DESKTOP)
