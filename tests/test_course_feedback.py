@@ -96,6 +96,7 @@ def test_grade_starts_the_formgrader_whose_feedback_hides_hidden_tests(pages, tm
         page = grading_course.feedback("printer", LAB).read_text()
         assert "ARGS 21" not in page and "double(21)" not in page
         assert "the hidden tests of this cell passed" in page
+        assert course.offline_html(page) == page, "nothing loads from another host"
         try:  # without the token: the login page, or a refusal
             with urllib.request.urlopen(f"{base}/formgrader/api/submissions/{LAB}",
                                         timeout=30) as response:

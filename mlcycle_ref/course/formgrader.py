@@ -4,9 +4,9 @@
 extension and prints the address of the lab's page, token included. Its "Generate Feedback"
 button passes each notebook through :class:`SafeFeedback`, so hidden tests and what student
 code printed during them stay out; nbgrader finds the class by name, and nothing else imports
-this module. Those pages still lack the grading notes, and the server renders them with
-nbgrader's template, which loads MathJax from a CDN although the offline one is offered:
-``mlcycle course feedback`` writes the finished pages.
+this module, and :class:`OfflineHTMLExporter` takes out anything loaded from another host.
+Those pages still lack the grading notes: ``mlcycle course feedback`` writes the finished
+pages.
 """
 
 from __future__ import annotations
@@ -24,10 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbgrader
+from nbconvert.exporters import HTMLExporter
 from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool
 
-from mlcycle_ref.course.feedback import TEMPLATES, feedback_notebook
+from mlcycle_ref.course.feedback import TEMPLATES, feedback_notebook, offline_html
 from mlcycle_ref.course.folder import Course, CourseError
 
 FEEDBACK_PREPROCESSORS = ["nbgrader.preprocessors.GetGrades",
@@ -44,6 +45,7 @@ c.ServerApp.root_dir = {root!r}
 c.ServerApp.jpserver_extensions = {{"nbgrader": True}}
 c.IdentityProvider.token = {token!r}
 c.GenerateFeedback.preprocessors = {preprocessors!r}
+c.GenerateFeedback.exporter_class = "mlcycle_ref.course.formgrader.OfflineHTMLExporter"
 c.HTMLExporter.extra_template_basedirs = {templates!r}
 """
 
@@ -55,6 +57,14 @@ class SafeFeedback(Preprocessor):
 
     def preprocess(self, nb, resources):
         return feedback_notebook(nb), resources
+
+
+class OfflineHTMLExporter(HTMLExporter):
+    """nbconvert's HTML exporter, with every load from another host taken out of the page."""
+
+    def from_notebook_node(self, nb, resources=None, **kwargs):
+        page, resources = super().from_notebook_node(nb, resources, **kwargs)
+        return offline_html(page), resources
 
 
 def _feedback_templates(base: Path) -> list[str]:
