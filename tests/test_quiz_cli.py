@@ -1,20 +1,17 @@
 """The quiz and glossary commands, registered on a parser as the mlcycle command does."""
 
-import argparse
 import io
 import json
 
 import pytest
 
+from mlcycle_ref import cli
 from mlcycle_ref.quiz import load_bank
-from mlcycle_ref.quiz.cli import register
 
 
 def mlcycle(*argv):
-    parser = argparse.ArgumentParser(prog="mlcycle")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.handler(args)
+    """The exit status of the ``mlcycle`` command run in-process, as a user runs it."""
+    return cli.main([str(arg) for arg in argv])
 
 
 @pytest.fixture(autouse=True)

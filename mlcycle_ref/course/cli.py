@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import contextlib
-import sys
 from pathlib import Path
 
 from mlcycle_ref import labs
@@ -19,7 +18,7 @@ from mlcycle_ref.course.autograde import MEMORY_MB, SUBMISSION_LIMIT, autograde
 from mlcycle_ref.course.collect import collect
 from mlcycle_ref.course.export import export
 from mlcycle_ref.course.feedback import feedback
-from mlcycle_ref.course.folder import CELL_TIMEOUT, CourseError, init, open_course, roster_ids
+from mlcycle_ref.course.folder import CELL_TIMEOUT, init, open_course, roster_ids
 from mlcycle_ref.course.report import plot_pass_rates, plot_score_distribution, report
 from mlcycle_ref.course.sandbox import Limits, course_sandbox
 
@@ -116,16 +115,6 @@ def _report_command(args) -> int:
     return 0
 
 
-def _handled(handler):
-    def run(args) -> int:
-        try:
-            return handler(args)
-        except (CourseError, labs.LabError) as error:
-            print(f"mlcycle: error: {error}", file=sys.stderr)
-            return 2
-    return run
-
-
 def register(subparsers) -> None:
     """Add ``course init|collect|autograde|feedback|export|report`` to a command line."""
     course = subparsers.add_parser("course", help="instructor workflow: grade a class")
@@ -138,7 +127,7 @@ def register(subparsers) -> None:
         if name != "init":
             parser.add_argument("--course", type=Path, default=Path("."),
                                 help="the course folder (default: the current folder)")
-        parser.set_defaults(handler=_handled(handler))
+        parser.set_defaults(handler=handler)
         return parser
 
     parser = command("init", _init_command, "create a course folder and its gradebook", False)

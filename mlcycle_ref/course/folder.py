@@ -20,6 +20,7 @@ import nbformat
 
 from mlcycle_ref import labs
 from mlcycle_ref.course.cells import grade_id_of, nbgrader_metadata
+from mlcycle_ref.errors import MlcycleError
 from mlcycle_ref.labs.secret import course_secret
 
 #: Seconds a cell may run before it is interrupted (nbgrader's ``Execute.timeout``).
@@ -63,7 +64,7 @@ COURSE_ID = "default_course"
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]*$")
 
 
-class CourseError(ValueError):
+class CourseError(MlcycleError, ValueError):
     """A course folder, roster or submission folder that cannot be used; the message says why."""
 
 

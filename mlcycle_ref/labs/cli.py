@@ -9,29 +9,18 @@ from pathlib import Path
 from mlcycle_ref import labs
 
 
-def _failed(error: Exception) -> int:
-    print(f"mlcycle: error: {error}", file=sys.stderr)
-    return 2
-
-
 def _release_command(args) -> int:
     from mlcycle_ref.labs.release import release
 
-    try:
-        for path in release(args.labs, source=args.source, destination=args.output):
-            print(f"released {path}")
-    except labs.LabError as error:
-        return _failed(error)
+    for path in release(args.labs, source=args.source, destination=args.output):
+        print(f"released {path}")
     return 0
 
 
 def _get_command(args) -> int:
     from mlcycle_ref.labs.bundle import get
 
-    try:
-        notebooks = get(args.folder, args.labs, overwrite=args.overwrite, site=args.site)
-    except labs.LabError as error:
-        return _failed(error)
+    notebooks = get(args.folder, args.labs, overwrite=args.overwrite, site=args.site)
     for path in notebooks:
         print(f"copied {path}")
     print(f"Open them with: jupyter lab {args.folder}")
@@ -51,10 +40,7 @@ def _check_command(args) -> int:
     from mlcycle_ref.labs.selfcheck import check
 
     print(f"Running {args.notebook} from a clean kernel, as the grader will...", file=sys.stderr)
-    try:
-        report = check(args.notebook, timeout=args.timeout)
-    except labs.LabError as error:
-        return _failed(error)
+    report = check(args.notebook, timeout=args.timeout)
     print(json.dumps(report.as_dict(), indent=2) if args.json else report.render())
     return 0 if report.all_visible_passed else 1
 

@@ -36,6 +36,7 @@ from dataclasses import asdict, dataclass, replace
 from decimal import Decimal
 from typing import Any
 
+from mlcycle_ref.errors import MlcycleError
 from mlcycle_ref.quiz.bank import Question
 from mlcycle_ref.quiz.checker_data import CHECKER_DATA
 from mlcycle_ref.quiz.rubric import analyse_answer, strip_marks
@@ -73,7 +74,7 @@ class Feedback:
 MISSED_HEADINGS: dict[str, str] = CHECKER_DATA["missed_headings"]
 
 
-class ResponseError(ValueError):
+class ResponseError(MlcycleError, ValueError):
     """A response in a form the question kind cannot read (not a wrong answer)."""
 
 

@@ -23,7 +23,7 @@ import argparse
 import json
 import sys
 
-from mlcycle_ref.quiz.bank import BankError, load_bank
+from mlcycle_ref.quiz.bank import load_bank
 from mlcycle_ref.quiz.checking import ResponseError, check
 from mlcycle_ref.quiz.drills import Progress
 from mlcycle_ref.quiz.history import History
@@ -74,38 +74,34 @@ def _positive(text: str) -> int:
 
 def _quiz(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     words = list(args.words)
-    try:
-        if words and words[0] == "check":
-            if len(words) != 3 or args.answer is None:
-                parser.error("usage: mlcycle quiz check BANK ID --answer TEXT [--json]")
-            return _check(words[1], words[2], args.answer, args.json)
-        if len(words) > 1:
-            parser.error(f"expected at most one BANK, found {' '.join(words)}")
-        if args.answer is not None or args.json:
-            parser.error("--answer and --json go with 'check': mlcycle quiz check BANK ID ...")
-        ids = [i for chunk in args.ids or [] for i in chunk.split(",") if i]
-        bank = load_bank(words[0] if words else "quiz")
-        bank.select(ids)  # an unknown id fails here, before the first question is asked
-        if args.seed is not None:
-            run_quiz(bank, ids=ids, shuffle=args.shuffle, learner="seed", attempt=args.seed)
-            return 0
-        with History() as history:
-            if history.notice:
-                print(history.notice, file=sys.stderr)
-            if args.history:
-                print_history(history, bank)
-                return 0
-            if args.review:
-                ids = [i for i in history.missed(bank.name) if not ids or i in ids]
-                if not ids:
-                    print(f"Nothing to review in {bank.title}: every question you answered "
-                          "was right at your latest try.")
-                    return 0
-            run_quiz(bank, ids=ids, shuffle=args.shuffle, history=history)
+    if words and words[0] == "check":
+        if len(words) != 3 or args.answer is None:
+            parser.error("usage: mlcycle quiz check BANK ID --answer TEXT [--json]")
+        return _check(words[1], words[2], args.answer, args.json)
+    if len(words) > 1:
+        parser.error(f"expected at most one BANK, found {' '.join(words)}")
+    if args.answer is not None or args.json:
+        parser.error("--answer and --json go with 'check': mlcycle quiz check BANK ID ...")
+    ids = [i for chunk in args.ids or [] for i in chunk.split(",") if i]
+    bank = load_bank(words[0] if words else "quiz")
+    bank.select(ids)  # an unknown id fails here, before the first question is asked
+    if args.seed is not None:
+        run_quiz(bank, ids=ids, shuffle=args.shuffle, learner="seed", attempt=args.seed)
         return 0
-    except (BankError, ResponseError) as error:
-        print(f"mlcycle quiz: {error}", file=sys.stderr)
-        return 2
+    with History() as history:
+        if history.notice:
+            print(history.notice, file=sys.stderr)
+        if args.history:
+            print_history(history, bank)
+            return 0
+        if args.review:
+            ids = [i for i in history.missed(bank.name) if not ids or i in ids]
+            if not ids:
+                print(f"Nothing to review in {bank.title}: every question you answered "
+                      "was right at your latest try.")
+                return 0
+        run_quiz(bank, ids=ids, shuffle=args.shuffle, history=history)
+    return 0
 
 
 def _check(bank_name: str, question_id: str, answer: str, as_json: bool) -> int:
