@@ -29,7 +29,7 @@ defend against is written up in the instructors' chapter of the book.
 from mlcycle_ref.course.autograde import MEMORY_MB, SUBMISSION_LIMIT, GradingSummary, autograde
 from mlcycle_ref.course.cli import register
 from mlcycle_ref.course.collect import MAX_NOTEBOOK_BYTES, CollectReport, collect, match_student
-from mlcycle_ref.course.execute import MAX_CELL_OUTPUT, grade_submission
+from mlcycle_ref.course.execute import grade_submission
 from mlcycle_ref.course.export import EXPORT_COLUMNS, export
 from mlcycle_ref.course.feedback import feedback, feedback_notebook, offline_html
 from mlcycle_ref.course.folder import (
@@ -46,6 +46,7 @@ from mlcycle_ref.course.folder import (
     read_roster,
     roster_ids,
 )
+from mlcycle_ref.course.kernel import MAX_CELL_OUTPUT
 from mlcycle_ref.course.pool import WORKER_DIED
 from mlcycle_ref.course.report import LabReport, plot_pass_rates, plot_score_distribution, report
 from mlcycle_ref.course.restore import GradingGuard, graded_reference, restore

@@ -6,16 +6,11 @@ and returns plain data, and never raises.
 
 from __future__ import annotations
 
-import contextlib
 import inspect
-import json
 import os
 import shutil
-import signal
 import tempfile
-import threading
 import time
-from collections import Counter
 from pathlib import Path
 
 import nbformat
@@ -24,12 +19,11 @@ from nbformat.v4 import new_code_cell
 from mlcycle_ref import labs
 from mlcycle_ref.course.cells import grade_id_of, is_test
 from mlcycle_ref.course.folder import FAILED, GRADED, CourseError
+from mlcycle_ref.course.kernel import MAX_CELL_OUTPUT, run_notebook
 from mlcycle_ref.course.restore import GradingGuard, restore
 from mlcycle_ref.course.sandbox import execute as execute_sandboxed
 from mlcycle_ref.labs.secret import in_environment
 
-#: Output one cell may produce while it runs, in characters; the rest is dropped.
-MAX_CELL_OUTPUT = 200_000
 GUARD_LINE = "_mlcycle_guard.restore(globals())"
 
 
@@ -58,101 +52,6 @@ def _unguarded(nb):
         if is_test(cell) and cell.source.startswith(GUARD_LINE + "\n"):
             cell.source = cell.source[len(GUARD_LINE) + 1:]
     return setup
-
-
-def _executor_class():
-    """nbgrader's ``Execute`` with a clean kernel environment, an output cap and bookkeeping.
-
-    nbgrader's own ``Execute`` already adds an error output to a cell whose execution failed
-    without showing one (a submission can silence tracebacks), so a failure always scores 0.
-    """
-    from nbgrader.preprocessors import Execute
-
-    class GradingExecute(Execute):
-        def __init__(self, kernel_env: dict, **kwargs):
-            super().__init__(**kwargs)
-            self.kernel_env, self.kernel_pgid = kernel_env, None
-            self.ran, self.sizes, self.cut = set(), Counter(), set()
-
-        def start_new_kernel(self, **kwargs):
-            kwargs.setdefault("env", self.kernel_env)
-            super().start_new_kernel(**kwargs)
-            self.kernel_pgid = getattr(self.km.provisioner, "pgid", None)
-
-        def preprocess_cell(self, cell, resources, index):
-            # Hidden tests stay out of IPython's input history (In, _ih), where later
-            # student code could read them.
-            cell = self.execute_cell(cell, index,
-                                     store_history=labs.BEGIN_HIDDEN not in cell.source)
-            self.ran.add(index)
-            return cell, self.resources
-
-        def output(self, outs, msg, display_id, cell_index):
-            # A cell that prints without end would fill this process's memory: past the cap
-            # its output is dropped, errors excepted (they decide the grade).
-            self.sizes[cell_index] += len(json.dumps(msg["content"]))
-            if self.sizes[cell_index] <= MAX_CELL_OUTPUT or msg["msg_type"] == "error":
-                return super().output(outs, msg, display_id, cell_index)
-            if cell_index not in self.cut:
-                self.cut.add(cell_index)
-                outs.append(nbformat.from_dict({
-                    "output_type": "stream", "name": "stdout",
-                    "text": f"\n[more output dropped: over {MAX_CELL_OUTPUT:,} characters]\n"}))
-            return None
-
-    return GradingExecute
-
-
-def _kill_group(pgid) -> None:
-    if pgid:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pgid, signal.SIGKILL)
-
-
-def _execute(nb, folder: Path, *, timeout: int, limit: float) -> str:
-    """Run ``nb`` in place in a kernel working in ``folder``; return a problem, or ""."""
-    from nbclient.exceptions import CellTimeoutError, DeadKernelError
-    from traitlets.config import Config
-
-    config = Config()
-    config.Execute.timeout = int(timeout)
-    config.Execute.shutdown_kernel = "immediate"  # a kernel stuck in a loop would not answer
-    env = {key: value for key, value in os.environ.items() if key != "OLDPWD"}
-    executor = _executor_class()(
-        {**env, "PWD": str(folder), "NBGRADER_EXECUTION": "autograde"}, config=config)
-    stopped = threading.Event()
-
-    def stop():
-        stopped.set()
-        _kill_group(executor.kernel_pgid)
-
-    watchdog = threading.Timer(limit, stop)
-    watchdog.start()
-    problem = ""
-    try:
-        executor.preprocess(nb, {"metadata": {"path": str(folder)}})
-    except (DeadKernelError, CellTimeoutError) as error:
-        last = max(executor.ran, default=-1) + 1  # the cell that was running
-        # Cells without a grade id are named by position, counted without the guard's cell.
-        where = (f"cell {grade_id_of(nb.cells[last]) or f'#{last}'}" if last < len(nb.cells)
-                 else "the end")
-        if stopped.is_set():
-            problem = f"stopped at {where}: the submission ran longer than {limit:g} s in all"
-        elif isinstance(error, CellTimeoutError):
-            problem = f"stopped at {where}: it kept running after its timeout and an interrupt"
-        else:
-            problem = (f"the kernel died in {where} (os._exit, a crash or too much memory); "
-                       "the cells after it did not run")
-    finally:
-        watchdog.cancel()
-        _kill_group(executor.kernel_pgid)  # and whatever the submission started
-    for index, cell in enumerate(nb.cells):
-        if is_test(cell) and index not in executor.ran:
-            cell.outputs = [nbformat.from_dict({
-                "output_type": "error", "ename": "NotRun",
-                "evalue": "this test did not run: " + (problem or "the notebook stopped"),
-                "traceback": []})]
-    return problem
 
 
 def _limit_outputs(nb) -> None:
@@ -233,7 +132,7 @@ def grade_submission(job: dict) -> dict:
         # Hidden tests draw their data from the course's secret (see mlcycle_ref.labs.secret).
         with in_environment(job.get("secret")):
             if box is None:
-                result["problem"] = _execute(nb, folder, timeout=job["timeout"],
+                result["problem"] = run_notebook(nb, folder, timeout=job["timeout"],
                                              limit=job["limit"])
             else:
                 result["problem"] = execute_sandboxed(nb, folder, timeout=job["timeout"],

@@ -449,10 +449,10 @@ def main(argv: list[str] | None = None) -> int:
         _set_dumpable(False)  # changing uid made the process dumpable again
     import nbformat
 
-    from mlcycle_ref.course.execute import _execute
+    from mlcycle_ref.course.kernel import run_notebook
 
     nb = nbformat.reads(payload["notebook"], as_version=4)
-    found = _execute(nb, Path.cwd(), timeout=args.timeout, limit=args.limit)
+    found = run_notebook(nb, Path.cwd(), timeout=args.timeout, limit=args.limit)
     with open(result, "w") as out:
         json.dump({"notebook": nbformat.writes(nb), "problem": found}, out)
     return 0
