@@ -36,6 +36,17 @@
     return copy;
   }
 
+  /* Enter in an answer field presses its submit button. In a textarea Shift+Enter adds a
+   * line; an essay, written in paragraphs, submits with Ctrl+Enter (or Cmd+Enter) instead. */
+  function submitOnEnter(field, submit, paragraphs) {
+    field.addEventListener("keydown", (event) => {
+      if (event.key !== "Enter" || event.isComposing || event.shiftKey) return;
+      if (paragraphs && !(event.ctrlKey || event.metaKey)) return;
+      event.preventDefault();
+      submit();
+    });
+  }
+
   let uid = 0;
   const nextId = (prefix) => `${prefix}-${++uid}`;
 
@@ -114,12 +125,15 @@
   function textInput(q, multiline, labelledBy) {
     const node = multiline
       ? el("textarea", { rows: q.kind === "essay" ? 10 : 4, class: "mlq-text",
-        "aria-labelledby": labelledBy, placeholder: "Your answer, in full sentences" })
+        "aria-labelledby": labelledBy, placeholder: q.kind === "essay"
+          ? "Your answer, in full sentences (Ctrl+Enter checks it)"
+          : "Your answer, in full sentences (Enter checks it, Shift+Enter starts a line)" })
       : el("input", { type: "text", class: "mlq-line", "aria-labelledby": labelledBy,
         inputmode: q.kind === "numeric" ? "decimal" : null });
     const wrap = el("div", { class: "mlq-input-wrap" }, node,
       q.kind === "numeric" && q.unit ? el("span", { class: "mlq-unit", text: " " + q.unit }) : null);
-    return { node: wrap, read: () => node.value, write: (value) => { node.value = value; } };
+    return { node: wrap, field: node, paragraphs: q.kind === "essay",
+      read: () => node.value, write: (value) => { node.value = value; } };
   }
 
   function matchingInput(q, seed) {
@@ -158,9 +172,14 @@
           disabled: i === order.length - 1 ? "disabled" : null, onclick: () => move(i, 1) },
         "\u2193"))));
     };
+    // The list is redrawn, so focus follows the moved item: its same arrow, or the other
+    // one once it reaches an end (a disabled button cannot hold focus).
     const move = (i, step) => {
       [order[i], order[i + step]] = [order[i + step], order[i]];
       draw();
+      const buttons = list.children[i + step].querySelectorAll("button");
+      const [same, other] = step < 0 ? [buttons[0], buttons[1]] : [buttons[1], buttons[0]];
+      (same.disabled ? other : same).focus();
     };
     draw();
     const write = (response) => { order = response.slice(); draw(); };
@@ -234,6 +253,7 @@
         selfMark.replaceChildren(el("p", { class: "mlq-verdict",
           text: `Self-marked as ${agrees ? "right" : "not yet right"}.` }));
         settle(response, result, agrees);
+        checkButton.focus();  // the pressed button is gone: keep focus in the question
       };
       selfMark.replaceChildren(
         el("p", { text: "The checker cannot tell for sure. Compare your answer with the " +
@@ -272,6 +292,9 @@
       }
       if (!result.unsure) settle(response, result);
     };
+    const checkButton = el("button", { type: "button", class: "mlq-check", onclick: check,
+      text: "Check" });
+    if (input.field) submitOnEnter(input.field, check, input.paragraphs);
     if (saved) {
       try {
         input.write(saved.response);
@@ -286,8 +309,7 @@
       el("span", { class: "mlq-number", text: `${number}. ` }),
       q.prompt),
     input.node,
-    el("div", { class: "mlq-actions" },
-      el("button", { type: "button", class: "mlq-check", onclick: check, text: "Check" })),
+    el("div", { class: "mlq-actions" }, checkButton),
     feedback, selfMark, model);
   }
 
@@ -316,6 +338,12 @@
         !PASSED.includes(latest[id]));
     };
     if (!entry.attempts.length) begin(data.questions.map((q) => q.id));
+    // A new attempt redraws the view, buttons included: focus goes to its first answer field.
+    const restart = () => {
+      draw();
+      root.querySelector(".mlq-question input, .mlq-question textarea, .mlq-question select, " +
+        ".mlq-question button:not(:disabled)").focus();
+    };
     const draw = () => {
       const attempt = entry.attempts[entry.attempts.length - 1];
       const questions = attempt.ids.filter((id) => byId[id]).map((id) => byId[id]);
@@ -338,10 +366,10 @@
         review.disabled = missed().length === 0;
       };
       const review = el("button", { type: "button", class: "mlq-review",
-        text: "Review what I missed", onclick: () => { begin(missed()); draw(); } });
+        text: "Review what I missed", onclick: () => { begin(missed()); restart(); } });
       const again = el("button", { type: "button", class: "mlq-again-quiz",
         text: "Start a new attempt",
-        onclick: () => { begin(data.questions.map((q) => q.id)); draw(); } });
+        onclick: () => { begin(data.questions.map((q) => q.id)); restart(); } });
       const nodes = questions.map((q, n) => renderQuestion(q, n + 1,
         MLQ.seedFor(learner, attempt.number, q.id), attempt.answers[q.id], (id, answer) => {
           attempt.answers[id] = answer;
@@ -429,9 +457,10 @@
       if (!right) retry.push({ id, wait: RETRY_AFTER - 1 });
       drawStats();
     };
+    // The card is redrawn after a verdict: focus goes to the new card's first control.
     const answer = (id, right) => {
       answered(id, right);
-      draw();
+      draw().focus();
     };
     const draw = () => {
       const term = terms[nextCard(state, order, retry)];
@@ -445,26 +474,36 @@
           el("button", { type: "button", class: "mlq-again", text: "Not yet",
             onclick: () => answer(term.id, false) }));
         const reveal = el("button", { type: "button", class: "mlq-reveal", text: "Show the definition",
-          onclick: () => { back.hidden = false; rate.hidden = false; reveal.hidden = true; } });
+          onclick: () => {
+            back.hidden = false;
+            rate.hidden = false;
+            reveal.hidden = true;
+            rate.firstChild.focus();
+          } });
         card.replaceChildren(el("p", { class: "mlq-term", text: term.term }), reveal, back, rate);
-        return;
+        return reveal;
       }
       const q = questions[`${term.id}-term`];
       const typed = el("input", { type: "text", class: "mlq-line", "aria-label": "The term" });
       const result = el("p", { class: "mlq-verdict", "aria-live": "polite" });
       const next = el("button", { type: "button", class: "mlq-next", text: "Next card",
-        hidden: "hidden", onclick: draw });
+        hidden: "hidden", onclick: () => draw().focus() });
+      const check = () => {
+        if (submit.hidden) return;  // Enter again after the verdict changes nothing
+        const verdict = checker.check(q, typed.value);
+        result.textContent = verdict.message;
+        answered(term.id, verdict.correct);
+        submit.hidden = true;
+        next.hidden = false;
+        back.hidden = false;
+        next.focus();
+      };
       const submit = el("button", { type: "button", class: "mlq-check", text: "Check",
-        onclick: () => {
-          const verdict = checker.check(q, typed.value);
-          result.textContent = verdict.message;
-          answered(term.id, verdict.correct);
-          submit.hidden = true;
-          next.hidden = false;
-          back.hidden = false;
-        } });
+        onclick: check });
+      submitOnEnter(typed, check, false);
       card.replaceChildren(el("p", { class: "mlq-definition", text: term.definition }),
         typed, el("div", { class: "mlq-actions" }, submit, next), result, back);
+      return typed;
     };
     const reset = el("button", { type: "button", class: "mlq-reset", text: "Forget my progress",
       onclick: () => {
