@@ -6,6 +6,8 @@ hard-coded from the toy examples, an early bug whose error spreads); the self-ch
 one of them must give the visible score autograde put in the gradebook.
 """
 
+import json
+
 import pytest
 
 pytest.importorskip("nbgrader")
@@ -187,3 +189,16 @@ def test_a_notebook_that_is_no_lab_of_the_course_runs_as_it_is(tmp_path):
                                                                  metadata=meta)]), path)
     report = labs.check(path)
     assert report.visible_score == report.visible_total == 1 and report.notes == ()
+
+
+def test_the_self_check_runs_in_the_graders_sandbox_when_asked(tmp_path, mlcycle):
+    canary = tmp_path / "my-private-file.txt"
+    canary.write_text("only on the host")
+    meta = {"nbgrader": {"grade": True, "solution": False, "locked": True, "points": 1,
+                         "grade_id": "unseen", "schema_version": 3}}
+    path = tmp_path / "mine.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[new_code_cell(
+        f"import os\nassert not os.path.exists({str(canary)!r})", metadata=meta)]), path)
+    assert labs.check(path).visible_score == 0  # the student's own machine: the file is there
+    code, out, _ = mlcycle("labs", "check", path, "--sandbox", "--json")
+    assert code == 0 and json.loads(out)["visible_score"] == 1

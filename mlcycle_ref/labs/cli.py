@@ -40,7 +40,7 @@ def _check_command(args) -> int:
     from mlcycle_ref.labs.selfcheck import check
 
     print(f"Running {args.notebook} from a clean kernel, as the grader will...", file=sys.stderr)
-    report = check(args.notebook, timeout=args.timeout)
+    report = check(args.notebook, timeout=args.timeout, sandbox=args.sandbox)
     print(json.dumps(report.as_dict(), indent=2) if args.json else report.render())
     return 0 if report.all_visible_passed else 1
 
@@ -82,6 +82,9 @@ def register(subparsers) -> None:
     checking.add_argument("--json", action="store_true", help="print the report as JSON")
     checking.add_argument("--timeout", type=float, default=labs.CELL_TIMEOUT,
                           help="seconds a cell may run (default: %(default)s)")
+    checking.add_argument("--sandbox", action="store_true",
+                          help="run it in the grader's bubblewrap sandbox (no network, no view "
+                               "of your files)")
     checking.set_defaults(handler=_check_command)
 
     releasing = commands.add_parser(

@@ -165,13 +165,15 @@ def _reference(given, lab: str, folder: Path | None) -> dict:
 
 
 def check(notebook, *, timeout: float = labs.CELL_TIMEOUT,
-          released: Path = labs.RELEASED) -> CheckReport:
+          released: Path = labs.RELEASED, sandbox: bool = False) -> CheckReport:
     """Grade ``notebook`` as the grader will, on the visible tests, and explain the result.
 
     A copy of a released lab is restored from that release (locked and test cells put back,
     deleted cells added); any other notebook with nbgrader cells is run as it is. Cells run in
     a fresh ``python3`` kernel in a scratch folder holding the lab's files; each cell may take
-    ``timeout`` seconds. The notebook file is not changed.
+    ``timeout`` seconds. The notebook file is not changed. It is the student's own code on
+    their own machine, so it runs as they do; ``sandbox=True`` runs it in the grader's
+    bubblewrap sandbox instead (no network, no view of their files, the grader's limits).
 
     >>> report = check(labs.SOLUTIONS / "lab01_exploration" / "lab01_exploration.ipynb")
     >>> report.all_visible_passed, report.visible_score
@@ -180,7 +182,10 @@ def check(notebook, *, timeout: float = labs.CELL_TIMEOUT,
       missing-shares-tests         2  passed
     """
     from mlcycle_ref import course  # the grader's public interface
+    from mlcycle_ref.course import sandbox as grading_sandbox
 
+    if sandbox:
+        grading_sandbox.require()
     notebook = Path(notebook)
     nb = _read(notebook)
     if not any(labs.cell_kind(cell) for cell in nb.cells):
@@ -194,7 +199,8 @@ def check(notebook, *, timeout: float = labs.CELL_TIMEOUT,
     result = course.grade_submission({
         "student": "self-check", "notebook": notebook.read_bytes(), "sha256": "",
         "reference": reference, "timeout": timeout, "limit": course.SUBMISSION_LIMIT,
-        "memory_mb": course.MEMORY_MB})
+        "memory_mb": course.MEMORY_MB,
+        "sandbox": grading_sandbox.Sandbox() if sandbox else None})
     if result["status"] != course.GRADED:
         raise labs.LabError(f"{notebook}: {result['reason']}")
     executed = nbformat.reads(result["notebook"], as_version=4)
