@@ -10,32 +10,14 @@ import os
 import nbformat
 import pandas as pd
 import pytest
+from lab_notebooks import answered, cell, solution
 
-from mlcycle_ref import course, labs
+from mlcycle_ref import course
 from mlcycle_ref.labs import secret
 
 LAB = "lab01_exploration"
 TASK = "missing-shares-hidden"
 pytestmark = pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")
-
-
-def source():
-    return nbformat.read(labs.SOLUTIONS / LAB / f"{LAB}.ipynb", as_version=4)
-
-
-def by_id(nb, grade_id):
-    return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
-
-
-def answered(**replaced):
-    """The released lab with the solution's answers, some cells' sources replaced."""
-    nb = nbformat.read(labs.RELEASED / LAB / f"{LAB}.ipynb", as_version=4)
-    solution = source()
-    for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("solution") and cell.cell_type == "code":
-            cell.source = replaced.get(meta["grade_id"], by_id(solution, meta["grade_id"]).source)
-    return nb
 
 
 def hidden_frames(course_secret: str) -> list[pd.DataFrame]:
@@ -52,7 +34,7 @@ def hidden_frames(course_secret: str) -> list[pd.DataFrame]:
     namespace = {"pd": pd, "np": __import__("numpy"), "checks": checks, "data": data,
                  "explore": explore, "missing_shares": recorder}
     with secret.in_environment(course_secret):
-        exec(by_id(source(), TASK).source, namespace)
+        exec(cell(solution(LAB), TASK).source, namespace)
     return seen
 
 
@@ -76,7 +58,7 @@ def grades(tmp_path_factory):
     roster.write_text("id\nhonest\npasted\n")
     courses = {name: course.init(root / name, roster, lab_names=[LAB]) for name in "AB"}
     a_secret = secret.course_secret(courses["A"].root)
-    submissions = {"honest": answered(), "pasted": answered(**{
+    submissions = {"honest": answered(LAB), "pasted": answered(LAB, **{
         "missing-shares": pasted_from(a_secret)})}
     scores = {}
     for name, graded in courses.items():

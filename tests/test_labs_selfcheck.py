@@ -12,7 +12,9 @@ import pytest
 
 pytest.importorskip("nbgrader")
 
+import lab_notebooks  # noqa: E402
 import nbformat  # noqa: E402
+from lab_notebooks import cell  # noqa: E402
 from nbformat.v4 import new_code_cell  # noqa: E402
 
 from mlcycle_ref import course, labs  # noqa: E402
@@ -21,23 +23,12 @@ LAB = "lab03_training"
 pytestmark = pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")
 
 
-def solution():
-    return nbformat.read(labs.SOLUTIONS / LAB / f"{LAB}.ipynb", as_version=4)
-
-
-def cell(nb, grade_id):
-    return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
-
-
 def answered(**answers):
-    """The released lab with the solution's answers, some replaced by ``answers``."""
-    nb = nbformat.read(labs.RELEASED / LAB / f"{LAB}.ipynb", as_version=4)
-    source = solution()
-    for c in nb.cells:
-        grade_id = c.metadata.get("nbgrader", {}).get("grade_id")
-        if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code":
-            c.source = answers.get(grade_id.replace("-", "_"), cell(source, grade_id).source)
-    return nb
+    return lab_notebooks.answered(LAB, **answers)
+
+
+def solution():
+    return lab_notebooks.solution(LAB)
 
 
 SWAPPED = '''def confusion_counts(y_true, y_pred):

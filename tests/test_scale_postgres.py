@@ -17,7 +17,6 @@ import time
 import optuna
 import psycopg
 import pytest
-from postgres_server import MISSING, postgres_server, server_folder
 from test_course_cheats import (
     CELL_TIMEOUT,
     FULL,
@@ -34,15 +33,6 @@ from mlcycle_ref import cli, course, data, tuning
 from mlcycle_ref.jobs import JobSpec
 
 pytestmark = pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")
-
-
-@pytest.fixture(scope="session")
-def postgres():
-    """A PostgreSQL server for the session; missing server programs fail the tests."""
-    if server_folder() is None:
-        pytest.fail(MISSING, pytrace=False)
-    with postgres_server() as server:
-        yield server
 
 
 @pytest.fixture(autouse=True)

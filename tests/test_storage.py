@@ -2,18 +2,9 @@
 and on PostgreSQL (a throwaway server, see ``postgres_server.py``)."""
 
 import pytest
-from postgres_server import MISSING, postgres_server, server_folder
 
 from mlcycle_ref import data, jobs
 from mlcycle_ref.pipeline import ModelRegistry
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    if server_folder() is None:
-        pytest.fail(MISSING, pytrace=False)
-    with postgres_server() as server:
-        yield server
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
