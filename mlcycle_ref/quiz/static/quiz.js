@@ -163,14 +163,17 @@
   function orderingInput(q, seed) {
     let order = MLQ.orderingStart(q.items, seed);
     const list = el("ol", { class: "mlq-ordering" });
+    // An arrow's name is hidden text, not an aria-label: the book's page script drops any
+    // aria-label that does not contain the button's visible text (here just the arrow).
+    const arrow = (item, i, step, glyph, word) => el("button", { type: "button",
+      class: "mlq-move", onclick: () => move(i, step),
+      disabled: order[i + step] === undefined ? "disabled" : null },
+    el("span", { "aria-hidden": "true", text: glyph }),
+    el("span", { class: "mlq-hidden-text", text: `Move "${item}" ${word}` }));
     const draw = () => {
       list.replaceChildren(...order.map((item, i) => el("li", {},
-        el("span", { text: item }),
-        el("button", { type: "button", class: "mlq-move", "aria-label": `Move "${item}" up`,
-          disabled: i === 0 ? "disabled" : null, onclick: () => move(i, -1) }, "\u2191"),
-        el("button", { type: "button", class: "mlq-move", "aria-label": `Move "${item}" down`,
-          disabled: i === order.length - 1 ? "disabled" : null, onclick: () => move(i, 1) },
-        "\u2193"))));
+        el("span", { class: "mlq-order-item", text: item }),
+        arrow(item, i, -1, "\u2191", "up"), arrow(item, i, 1, "\u2193", "down"))));
     };
     // The list is redrawn, so focus follows the moved item: its same arrow, or the other
     // one once it reaches an end (a disabled button cannot hold focus).
