@@ -50,6 +50,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, replace
+from datetime import datetime
 from pathlib import Path
 
 try:
@@ -76,6 +77,7 @@ STRATEGIES = ("bayesian", "random", "grid", "hyperband")
 PRUNERS = ("median", "hyperband")
 REPORT_EVERY = 10  # boosting rounds between two validation scores sent to the tuner
 BAYESIAN_STARTUP_TRIALS = 5  # random trials before TPE starts modelling the results
+CLAIM_GRACE = 2.0  # seconds a live tuner may take between asking for a trial and claiming it
 MEDIAN_STARTUP_TRIALS = 5  # trials that finish before the median rule stops any trial
 _COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
@@ -587,8 +589,10 @@ class Tuner:
         """Settle trials left running by a tuner that died: adopt the result of a job that
         completed, otherwise mark the trial interrupted and queue its parameters again."""
         study = self.study
-        for frozen in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            if not _abandoned(frozen.user_attrs.get("tuner", "")):
+        for frozen in self._running_after_grace():
+            owner = frozen.user_attrs.get("tuner")
+            # Unclaimed after the grace period: its tuner died between asking and claiming.
+            if owner is not None and not _abandoned(owner):
                 continue
             trial = optuna.trial.Trial(study, frozen._trial_id)
             name = frozen.user_attrs.get("job")
@@ -600,6 +604,22 @@ class Tuner:
             trial.set_user_attr("interrupted", True)
             study.tell(trial, state=TrialState.FAIL)
             study.enqueue_trial(frozen.params, user_attrs={"retry_of": frozen.number})
+
+    def _running_after_grace(self) -> list:
+        """Running trials, read again once any unclaimed one is older than the grace period.
+
+        A tuner asks Optuna for a trial, then claims it (the ``tuner`` attribute); one killed
+        in between leaves a trial nobody claims, while a live one claims it within
+        ``CLAIM_GRACE`` seconds.
+        """
+        def running():
+            return self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+
+        unclaimed = [t.datetime_start for t in running() if "tuner" not in t.user_attrs]
+        if unclaimed:
+            age = (datetime.now() - max(unclaimed)).total_seconds()
+            time.sleep(max(0.0, CLAIM_GRACE - age))
+        return running()
 
     def run(self, *, progress: bool = True) -> Tuner:
         """Run trials until ``max_jobs`` have finished; returns the tuner.
