@@ -225,8 +225,6 @@ def test_memory_file_size_and_time_limits_are_reported(tiny_course, graded):  # 
     assert errors, "the sleeping cell was interrupted at its timeout"
     for student in ("hog", "filler", "sleeper"):
         assert auto_scores(tiny_course, student) == {"double-tests": 0, "double-hidden": 0}
-    record = json.loads(tiny_course.record("sleeper", LAB).read_text())
-    assert record["seconds"] < 60
 
 
 def test_a_fork_bomb_is_stopped_and_leaves_nothing_running(tiny_course, graded):  # noqa: F811
