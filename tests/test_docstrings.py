@@ -1,0 +1,210 @@
+"""The API reference is built from the docstrings: every parameter described, every public
+name shown running in a ``>>>`` example (issues 15 and 16). pytest runs those examples.
+
+What counts:
+
+* Public means a name without a leading underscore, defined in the module itself (re-exports
+  are checked where they are defined). Every module of the package is covered, packages'
+  submodules included, except those listed below with the reason.
+* A function or class needs ``>>>`` in its own docstring. A class's parameters are those of
+  an ``__init__`` it defines (a dataclass's fields too).
+* A public method (classmethods and staticmethods included) needs ``>>>`` in its own
+  docstring, or a call ``.name(`` in an example line of its class's docstring: one class
+  example that walks through the main methods documents them where they are used together.
+  Its parameters may be described in its own docstring or the class's.
+* Exempt from both checks: a method that overrides one of a base class from outside
+  mlcycle_ref (scikit-learn's ``get_feature_names_out``, XGBoost's ``after_iteration``)
+  implements that library's interface, which the library documents.
+* Exempt from the example check: the command-line modules (``mlcycle_ref.cli`` and every
+  ``*.cli``). Their functions build argparse parsers and handle parsed arguments; the
+  ``mlcycle`` command's own ``--help`` and tests/test_cli*.py exercise them, and an example
+  would only repeat the command line.
+"""
+
+import importlib
+import inspect
+import re
+
+import pytest
+
+from mlcycle_ref.book import api_modules
+
+# Modules brought up to neither check yet.
+NOT_YET = {
+    # Other engineers are changing these right now; their docstrings are theirs to bring up.
+    **dict.fromkeys(
+        ["mlcycle_ref.debugger", "mlcycle_ref.downloads"]
+        + [name for name in api_modules("mlcycle_ref.quiz")]
+        + [f"mlcycle_ref.course.{name}"
+           for name in ("sandbox", "kernel", "execute", "pool", "autograde")],
+        "owned by another engineer at the time of issues 15/16"),
+    # Still to be brought up to both checks (issues 15/16).
+    **dict.fromkeys(
+        [f"mlcycle_ref.{name}" for name in (
+            "callbacks",
+            "checks",
+            "cli",
+            "cli.datasets",
+            "course.cells",
+            "course.cli",
+            "course.collect",
+            "course.deadlines",
+            "course.export",
+            "course.feedback",
+            "course.folder",
+            "course.formgrader",
+            "course.problems",
+            "course.report",
+            "course.restore",
+            "data",
+            "errors",
+            "features",
+            "jobs.cli",
+            "jobs.job",
+            "jobs.launch",
+            "jobs.store",
+            "jobs.worker",
+            "labs",
+            "labs.cli",
+            "labs.jupyter",
+            "labs.release",
+            "labs.secret",
+            "labs.selfcheck",
+            "models",
+            "pipeline.cli",
+            "pipeline.graph",
+            "pipeline.registry",
+            "pipeline.steps",
+            "storage",
+            "tuning",
+            "zoo",
+        )],
+        "not done yet"),
+}
+# Modules whose parameters are all described but whose examples are not complete yet.
+EXAMPLES_NOT_YET = {
+    **NOT_YET,
+    "mlcycle_ref.book": "owned by another engineer at the time of issues 15/16",
+    "mlcycle_ref.pdf": "not done yet",
+    "mlcycle_ref.plots": "not done yet",
+}
+ALL_MODULES = api_modules("mlcycle_ref")
+EXAMPLE_LINE = re.compile(r"^\s*(>>>|\.\.\.)(.*)$", re.MULTILINE)
+
+
+def is_cli(name: str) -> bool:
+    return name == "mlcycle_ref.cli" or name.startswith("mlcycle_ref.cli.") \
+        or name.endswith(".cli")
+
+
+def implements_outside_interface(owner: type, attribute: str) -> bool:
+    """Whether ``owner.attribute`` overrides a method of a base class outside mlcycle_ref."""
+    return any(attribute in vars(base) and not base.__module__.startswith("mlcycle_ref")
+               for base in owner.__mro__[1:])
+
+
+def public_members(module):
+    """``(label, function or class, its class or None)`` for each public name to document."""
+    for name, thing in vars(module).items():
+        if name.startswith("_") or getattr(thing, "__module__", None) != module.__name__:
+            continue
+        if inspect.isfunction(thing):
+            yield name, thing, None
+        elif inspect.isclass(thing):
+            yield name, thing, None
+            for attribute, method in vars(thing).items():
+                method = getattr(method, "__func__", method)  # classmethod, staticmethod
+                if (inspect.isfunction(method) and not attribute.startswith("_")
+                        and not implements_outside_interface(thing, attribute)):
+                    yield f"{name}.{attribute}", method, thing
+
+
+def undescribed_parameters(module) -> list[str]:
+    """Parameters of the module's public functions, classes and methods its docstrings omit."""
+    missing = []
+    for label, thing, owner in public_members(module):
+        doc = inspect.getdoc(thing) or ""
+        if owner is not None:
+            doc = (inspect.getdoc(owner) or "") + doc
+        elif inspect.isclass(thing) and "__init__" not in vars(thing):
+            continue  # an inherited constructor is documented where it comes from
+        try:
+            parameters = inspect.signature(thing).parameters
+        except (TypeError, ValueError):
+            continue
+        missing += [f"{module.__name__}.{label}({parameter})" for parameter in parameters
+                    if parameter not in ("self", "cls", "args", "kwargs")
+                    and not re.search(rf"\b{parameter}\b", doc)]
+    return missing
+
+
+def without_examples(module) -> list[str]:
+    """The module's public functions, classes and methods no ``>>>`` example shows."""
+    missing = []
+    for label, thing, owner in public_members(module):
+        if EXAMPLE_LINE.search(inspect.getdoc(thing) or ""):
+            continue
+        if owner is not None:
+            called = f".{label.rsplit('.', 1)[1]}("
+            lines = EXAMPLE_LINE.findall(inspect.getdoc(owner) or "")
+            if any(called in code for _, code in lines):
+                continue
+        missing.append(f"{module.__name__}.{label}")
+    return missing
+
+
+@pytest.mark.parametrize("name", [name for name in ALL_MODULES if name not in NOT_YET])
+def test_every_parameter_is_described(name):
+    missing = undescribed_parameters(importlib.import_module(name))
+    assert not missing, "\n".join(missing)
+
+
+@pytest.mark.parametrize("name", [name for name in ALL_MODULES
+                                  if name not in EXAMPLES_NOT_YET and not is_cli(name)])
+def test_every_public_name_has_an_example(name):
+    missing = without_examples(importlib.import_module(name))
+    assert not missing, "no >>> example shows:\n" + "\n".join(missing)
+
+
+def test_the_lists_of_modules_not_yet_done_name_real_modules():
+    assert set(EXAMPLES_NOT_YET) <= set(ALL_MODULES), set(EXAMPLES_NOT_YET) - set(ALL_MODULES)
+
+
+SAMPLE = '''
+import xgboost
+
+
+def plain(rows, seed=0):
+    """Return ``rows`` shuffled with ``seed``."""
+
+
+class Walker(xgboost.callback.TrainingCallback):
+    """Walks ``steps`` steps.
+
+    >>> Walker(3).walk()
+    3
+    """
+
+    def __init__(self, steps):
+        self.steps = steps
+
+    def walk(self):
+        return self.steps
+
+    def back(self, distance):
+        return -distance
+
+    def after_iteration(self, model, epoch, evals_log):
+        return False
+'''
+
+
+def test_the_checks_name_what_is_missing_and_accept_what_is_there(tmp_path, monkeypatch):
+    (tmp_path / "sample_module.py").write_text(SAMPLE, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sample = importlib.import_module("sample_module")
+    # The class docstring describes steps, but nobody says what distance means; the
+    # XGBoost hook is not ours to document.
+    assert undescribed_parameters(sample) == ["sample_module.Walker.back(distance)"]
+    # walk is shown by the class example; back and the function are shown nowhere.
+    assert without_examples(sample) == ["sample_module.plain", "sample_module.Walker.back"]
