@@ -41,12 +41,24 @@ MAX_INTEGER_CLASSES = 20
 
 
 class DataError(MlcycleError, ValueError):
-    """Bad input data or a bad data parameter; the message names the file, column or parameter."""
+    """Bad input data or a bad data parameter; the message names the file, column or parameter.
+
+    >>> load("pengiuns")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    mlcycle_ref.data.DataError: unknown dataset 'pengiuns' (did you mean 'penguins'?); ...
+    """
 
 
 @dataclass(frozen=True)
 class Dataset:
     """A table with its target column, the learning task and where the data came from.
+
+    ``name`` is the dataset's short name ("wine", or a CSV file's stem); ``frame`` holds the
+    features and the target column named ``target`` together; ``task`` is "binary",
+    "multiclass" or "regression"; ``description`` says in a sentence what a row is;
+    ``source`` is where the data came from (a citation or the file's path) and ``license``
+    the terms it may be used under.
 
     >>> ds = load("wine")
     >>> ds.target, ds.task, ds.features.shape
@@ -159,6 +171,10 @@ _CATALOGUE: dict[str, _Entry] = {
 def load(name: str, *, n_rows: int = 10_000, seed: int = 0) -> Dataset:
     """Load a named dataset that works offline; ``n_rows`` and ``seed`` apply to "campaign" only.
 
+    ``name`` is one of :data:`DATASETS`; a misspelt name raises :class:`DataError` with the
+    closest match. ``n_rows`` (default 10,000) is how many clients the campaign simulator
+    draws and ``seed`` its random seed; the other datasets are fixed tables and ignore both.
+
     >>> load("campaign", n_rows=500, seed=1).frame.shape
     (500, 22)
     """
@@ -179,8 +195,12 @@ def load(name: str, *, n_rows: int = 10_000, seed: int = 0) -> Dataset:
 def from_csv(path, target: str, *, sep: str | None = None, task: str | None = None) -> Dataset:
     """Load any CSV file as a :class:`Dataset`; with ``sep=None`` the separator is detected.
 
-    The task is inferred with :func:`infer_task` unless given. Rows are kept as they are in the
-    file, including rows whose target is missing (``split`` refuses those).
+    ``path`` is the file (a string or :class:`~pathlib.Path`, read as UTF-8) and ``target``
+    the name of its label column. ``sep`` is the column separator; ``None`` (the default)
+    sniffs it from the first lines. ``task`` is "binary", "multiclass" or "regression";
+    ``None`` infers it with :func:`infer_task`, a given one is checked against the labels.
+    Rows are kept as they are in the file, including rows whose target is missing (``split``
+    refuses those).
 
     >>> import tempfile, pathlib
     >>> csv_path = pathlib.Path(tempfile.mkdtemp()) / "plants.csv"
@@ -249,7 +269,7 @@ def _require_column(frame: pd.DataFrame, column: str, *, where: str) -> None:
 
 
 def infer_task(labels: pd.Series) -> str:
-    """Guess the learning task from the target values.
+    """Guess the learning task from ``labels``, the target column's values.
 
     The rule, applied to the non-missing values:
 
@@ -314,7 +334,13 @@ def _check_task(task: str | None, labels: pd.Series, *, where: str) -> str:
 
 @dataclass(frozen=True)
 class Split:
-    """Three disjoint parts of one frame; unpacks as ``train, validation, test``."""
+    """Three disjoint parts of one frame; unpacks as ``train, validation, test``.
+
+    >>> parts = split(load("wine").frame, "target")
+    >>> train, validation, test = parts
+    >>> len(parts.train), len(validation), len(test)
+    (124, 36, 18)
+    """
 
     train: pd.DataFrame
     validation: pd.DataFrame
@@ -326,6 +352,11 @@ class Split:
 
 def split(frame, target, fractions=(0.7, 0.2, 0.1), seed=0, *, task=None) -> Split:
     """Split rows into train, validation and test parts, stratified by class for classification.
+
+    ``frame`` is a DataFrame holding the features and ``target``, the name of the label
+    column. ``fractions`` gives the shares of train, validation and test (default 70/20/10).
+    ``seed`` fixes the shuffle, so the same seed gives the same parts. ``task`` is inferred
+    from the labels unless given; "regression" splits without stratifying.
 
     Sizes: ``test = round(n * fractions[2])``, ``validation = round(n * fractions[1])`` (Python's
     ``round``, halves go to the even number) and train gets the rest, so every row lands in
@@ -560,6 +591,9 @@ def simulate_campaign(n_rows: int = 10_000, seed: int = 0, *, shift: bool = Fals
     later campaign with other effects and base rate (for fine-tuning); the same seed gives the
     same frame.
 
+    ``n_rows`` is the number of clients (rows) to draw, default 10,000; ``seed`` the random
+    seed.
+
     >>> frame = simulate_campaign(1_000, seed=0)
     >>> frame.shape, frame["subscribed"].isin([0, 1]).all()
     ((1000, 22), np.True_)
@@ -623,6 +657,12 @@ class CampaignTruth:
     ``duplicates`` maps a near-copy to its original; ``sentinels`` maps a column to the value
     that stands for "not known"; the AUC ranges are what a gradient-boosted model reaches on
     held-out rows (50,000 rows, 70/20/10 split) without and with the leaking column.
+    ``positive_rate`` is the share of clients who subscribe (0 to 1); ``auc_without_leak`` and
+    ``auc_with_leak`` are (lowest, highest) ROC AUC pairs.
+
+    >>> truth = campaign_truth()
+    >>> truth.duplicates["age_months"], round(truth.positive_rate, 2)
+    ('age', 0.11)
     """
 
     drivers: dict[str, str]

@@ -12,7 +12,17 @@ True
 
 
 class MlcycleError(Exception):
-    """Something the user can fix; the message says what and where."""
+    """Something the user can fix; the message says what and where.
+
+    Catch it to handle every such error at once, as the ``mlcycle`` command does:
+
+    >>> from mlcycle_ref import data
+    >>> try:
+    ...     data.load("irises")
+    ... except MlcycleError as error:
+    ...     print(error)
+    unknown dataset 'irises'; available: penguins, breast_cancer, wine, diabetes, campaign
+    """
 
 
 class NotFound(MlcycleError, KeyError):

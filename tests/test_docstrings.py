@@ -29,12 +29,11 @@ import pytest
 
 from mlcycle_ref.book import api_modules
 
-# Modules brought up to neither check yet.
+# Modules brought up to neither check yet; a package stands for its submodules too.
 NOT_YET = {
     # Other engineers are changing these right now; their docstrings are theirs to bring up.
     **dict.fromkeys(
-        ["mlcycle_ref.debugger", "mlcycle_ref.downloads"]
-        + [name for name in api_modules("mlcycle_ref.quiz")]
+        ["mlcycle_ref.debugger", "mlcycle_ref.downloads", "mlcycle_ref.quiz"]
         + [f"mlcycle_ref.course.{name}"
            for name in ("sandbox", "kernel", "execute", "pool", "autograde")],
         "owned by another engineer at the time of issues 15/16"),
@@ -56,8 +55,6 @@ NOT_YET = {
             "course.problems",
             "course.report",
             "course.restore",
-            "data",
-            "errors",
             "features",
             "jobs.cli",
             "jobs.job",
@@ -90,6 +87,10 @@ EXAMPLES_NOT_YET = {
 }
 ALL_MODULES = api_modules("mlcycle_ref")
 EXAMPLE_LINE = re.compile(r"^\s*(>>>|\.\.\.)(.*)$", re.MULTILINE)
+
+
+def listed(name: str, modules) -> bool:
+    return any(name == module or name.startswith(f"{module}.") for module in modules)
 
 
 def is_cli(name: str) -> bool:
@@ -153,14 +154,14 @@ def without_examples(module) -> list[str]:
     return missing
 
 
-@pytest.mark.parametrize("name", [name for name in ALL_MODULES if name not in NOT_YET])
+@pytest.mark.parametrize("name", [name for name in ALL_MODULES if not listed(name, NOT_YET)])
 def test_every_parameter_is_described(name):
     missing = undescribed_parameters(importlib.import_module(name))
     assert not missing, "\n".join(missing)
 
 
 @pytest.mark.parametrize("name", [name for name in ALL_MODULES
-                                  if name not in EXAMPLES_NOT_YET and not is_cli(name)])
+                                  if not listed(name, EXAMPLES_NOT_YET) and not is_cli(name)])
 def test_every_public_name_has_an_example(name):
     missing = without_examples(importlib.import_module(name))
     assert not missing, "no >>> example shows:\n" + "\n".join(missing)
