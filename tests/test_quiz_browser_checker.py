@@ -184,9 +184,12 @@ def test_the_checkers_agree_on_every_case(agreement):
 
 def test_the_table_verdicts_hold_in_the_browser_too(agreement):
     cases, results, _, _, _ = agreement
-    expected = [case["expect"] == "pass" for answers in CASES.values() for case in answers]
-    assert [r["correct"] for r in results[:len(expected)]] == expected
-    assert len(cases) > len(expected)
+    table = [case for answers in CASES.values() for case in answers]
+    # The labelled answers (retired held-out sets) are held to targets, not case by case.
+    exact = [n for n, case in enumerate(table) if "label" not in case]
+    assert [results[n]["correct"] for n in exact] == [table[n]["expect"] == "pass"
+                                                      for n in exact]
+    assert len(cases) > len(table) > len(exact) > 500
 
 
 def test_the_stemmers_agree_on_every_word_of_the_banks(agreement):
