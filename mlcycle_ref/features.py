@@ -119,7 +119,10 @@ class OutlierClipper(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             raise ValueError(f"factor must be at least 0, got {self.factor!r}")
 
     def fit(self, X, y=None):
-        """Learn the lower and upper bound of every column of ``X``."""
+        """Learn the lower and upper bound of every column of ``X``; ``y`` is ignored.
+
+        ``y`` is accepted so the clipper fits inside a ``Pipeline`` like any transformer.
+        """
         self._check_parameters()
         _check_numeric(X, "OutlierClipper")
         values = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan")
@@ -265,7 +268,7 @@ class CorrelatedFeatureDropper(_ColumnSelector):
         self.threshold = threshold
 
     def fit(self, X, y=None):
-        """Find the columns of ``X`` that repeat an earlier column."""
+        """Find the columns of ``X`` that repeat an earlier column; ``y`` is ignored."""
         if not 0 < self.threshold <= 1:
             raise ValueError(f"threshold must be in (0, 1], got {self.threshold!r}")
         frame, _ = _checked_frame(self, X)
@@ -287,6 +290,9 @@ class CorrelatedFeatureDropper(_ColumnSelector):
 def make_imputer(kind: str = "numeric") -> SimpleImputer:
     """Fill gaps: the median for "numeric" columns, the most frequent value for "categorical".
 
+    ``kind`` is the kind of column the imputer will fill, "numeric" (the default) or
+    "categorical"; anything else raises ``ValueError``.
+
     The median resists outliers; the most frequent level keeps the set of levels unchanged.
 
     >>> make_imputer("categorical").strategy
@@ -300,6 +306,8 @@ def make_imputer(kind: str = "numeric") -> SimpleImputer:
 
 def make_scaler(kind: str | None = "standard"):
     """Return a scaler: "standard" (mean 0, variance 1), "minmax" (to [0, 1]) or None.
+
+    ``kind`` picks one of those three; "standard" is the default.
 
     None gives the string "passthrough", which ``Pipeline`` and ``ColumnTransformer`` read
     as "leave the columns as they are".

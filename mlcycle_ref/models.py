@@ -124,12 +124,19 @@ class LabelEncodedClassifier(ClassifierMixin, BaseEstimator):
     ['cat', 'dog']
     >>> clf.predict(np.array([[1.05]])).tolist()
     ['dog']
+    >>> clf.predict_proba(np.array([[1.05]])).shape  # one column per class, as in classes_
+    (1, 2)
     """
 
     def __init__(self, estimator):
         self.estimator = estimator
 
     def fit(self, X, y, **fit_params):
+        """Number the labels ``y`` and fit a clone of ``estimator`` on ``X`` and the numbers.
+
+        ``fit_params`` go on to the estimator's ``fit``; the labels of an ``eval_set`` are
+        numbered the same way.
+        """
         # A continuous target would otherwise become hundreds of "classes" without a word.
         check_classification_targets(y)
         self.encoder_ = LabelEncoder().fit(y)
@@ -276,6 +283,10 @@ def _lookup(algorithm: str, task: str) -> tuple[_Algorithm, bool]:
 def default_hyperparameters(algorithm: str, task: str) -> dict:
     """The hyperparameters ``make_model`` uses unless told otherwise (``seed`` aside).
 
+    ``algorithm`` is one of :data:`ALGORITHMS` and ``task`` one of "binary", "multiclass"
+    or "regression"; classification and regression may use different estimators and so
+    different defaults.
+
     >>> default_hyperparameters("linear", "binary")
     {'C': 1.0, 'max_iter': 5000}
     >>> default_hyperparameters("linear", "regression")
@@ -303,8 +314,11 @@ def tunable_ranges(algorithm: str, task: str = "binary") -> tuple[Range, ...]:
 def make_model(algorithm: str, task: str, *, seed: int = 0, **hyperparameters):
     """Build an unfitted scikit-learn estimator for ``algorithm`` and ``task``.
 
-    Keyword arguments override the defaults; each name is checked against the
-    estimator's own parameters, so a typo fails here rather than being ignored.
+    ``algorithm`` is one of :data:`ALGORITHMS`, ``task`` one of "binary", "multiclass" or
+    "regression", and ``seed`` becomes the estimator's ``random_state``. The keyword
+    arguments ``hyperparameters`` override :func:`default_hyperparameters`; each name is
+    checked against the estimator's own parameters, so a typo fails here rather than being
+    ignored.
 
     >>> model = make_model("xgboost", "multiclass", seed=1, max_depth=3)
     >>> model.estimator.max_depth, model.estimator.random_state
@@ -339,6 +353,8 @@ def make_pipeline(
 
     ``frame`` (usually the training split) decides which columns are numeric and which
     are categorical; the pipeline is fitted on the features without ``target``.
+    ``algorithm``, ``task``, ``seed`` and the keyword ``hyperparameters`` go to
+    :func:`make_model`.
 
     >>> from mlcycle_ref import data
     >>> penguins = data.load("penguins")
@@ -382,6 +398,9 @@ class TrainedBooster(BaseEstimator):
     def load(cls, algorithm: str, path, classes=None) -> TrainedBooster:
         """Read a booster saved in its library's own file (``"xgboost"`` or ``"lightgbm"``).
 
+        ``algorithm`` names the library that wrote the file at ``path`` (``model.json`` or
+        ``.ubj`` for XGBoost, ``model.txt`` for LightGBM); ``classes`` is as for the class.
+
         >>> TrainedBooster.load("linear", "model.joblib")
         Traceback (most recent call last):
         ...
@@ -409,7 +428,13 @@ class TrainedBooster(BaseEstimator):
         return tags
 
     def fit(self, X, y=None):
-        """Not supported: train a new model with :func:`make_model` (or fine-tune a zoo model)."""
+        """Not supported: train a new model with :func:`make_model` (or fine-tune a zoo model).
+
+        >>> TrainedBooster().fit([[0.0]], [1])  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        TypeError: this model wraps an already trained booster and cannot be refitted; ...
+        """
         raise TypeError("this model wraps an already trained booster and cannot be refitted; "
                         "train a new one with models.make_model, or adapt a zoo model with "
                         "zoo.fine_tune")
