@@ -2,6 +2,8 @@
 
 import io
 import json
+import sqlite3
+from contextlib import closing
 
 import pytest
 
@@ -149,3 +151,54 @@ def test_glossary_needs_an_action_and_a_positive_round_count():
         mlcycle("glossary")
     with pytest.raises(SystemExit):
         mlcycle("glossary", "drill", "--rounds", "0")
+
+
+def test_progress_is_kept_in_the_file_or_database_named_by_store(monkeypatch, capsys, data_dir):
+    attempts, cards = data_dir / "class" / "attempts.db", data_dir / "class" / "cards.db"
+    monkeypatch.setattr("sys.stdin", io.StringIO("f\n"))
+    assert mlcycle("quiz", "--ids", "q02-tf", "--store", attempts) == 0
+    capsys.readouterr()
+    assert mlcycle("quiz", "--history", "--store", f"sqlite:///{attempts}") == 0  # same, as a URL
+    out = capsys.readouterr().out
+    assert "#1 " in out and str(attempts) in out
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n"))
+    assert mlcycle("glossary", "drill", "--rounds", "1", "--seed", "1",
+                   "--store", f"sqlite:///{cards}") == 0
+    assert mlcycle("glossary", "stats", "--store", cards) == 0
+    assert "Answers: 1, right: 0" in capsys.readouterr().out
+    assert not list(data_dir.glob("*.sqlite3"))  # nothing went to the default files
+
+
+@pytest.mark.parametrize(("url", "message"), [
+    ("nosuch://host/db", "nosuch://host/db: no SQLAlchemy driver"),
+    ("postgresql+psycopg://learner@127.0.0.1:1/course", "cannot open the database"),
+])
+def test_a_store_that_cannot_be_opened_is_one_line_naming_it(capsys, url, message):
+    assert mlcycle("glossary", "stats", "--store", url) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mlcycle: error:") and message in err and len(err.splitlines()) <= 2
+
+
+OLD_HISTORY = """
+CREATE TABLE learner (id TEXT NOT NULL);
+CREATE TABLE attempts (id INTEGER PRIMARY KEY, bank TEXT NOT NULL, number INTEGER NOT NULL,
+    started TEXT NOT NULL);
+CREATE TABLE outcomes (attempt INTEGER NOT NULL REFERENCES attempts(id), question TEXT NOT NULL,
+    outcome TEXT NOT NULL, score REAL NOT NULL, at TEXT NOT NULL, PRIMARY KEY (attempt, question));
+INSERT INTO learner VALUES ('0123456789ab');
+INSERT INTO attempts VALUES (1, 'quiz', 1, '2025-03-01T10:00:00');
+INSERT INTO outcomes VALUES (1, 'q02-tf', 'wrong', 0.0, '2025-03-01T10:00:05');
+"""
+
+
+def test_a_history_file_written_before_the_storage_layer_keeps_its_attempts(
+        monkeypatch, capsys, data_dir):
+    with closing(sqlite3.connect(data_dir / "quiz-history.sqlite3")) as db:
+        db.executescript(OLD_HISTORY)
+    monkeypatch.setattr("sys.stdin", io.StringIO("f\n"))
+    assert mlcycle("quiz", "--review") == 0
+    captured = capsys.readouterr()
+    assert "1 question(s), attempt 2" in captured.out and captured.err == ""
+    assert mlcycle("quiz", "--history") == 0
+    out = capsys.readouterr().out
+    assert "#1 " in out and "#2 " in out and "To review: 0 question(s)" in out

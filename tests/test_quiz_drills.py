@@ -3,17 +3,19 @@
 import io
 import random
 import re
+import sqlite3
+from contextlib import closing
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
+from mlcycle_ref.paths import data_dir
 from mlcycle_ref.quiz import check, load_bank
 from mlcycle_ref.quiz.drills import (
     BOXES,
     RETRY_AFTER,
     Progress,
-    data_dir,
     matching_question,
     meaning_question,
     plan_drill,
@@ -214,6 +216,19 @@ def test_an_empty_progress_file_is_reported_not_silently_reset(tmp_path):
                   stdout=out)
     assert str(path) in out.getvalue() and "kept aside" in out.getvalue()
     assert len(list(tmp_path.glob("drills.sqlite3.damaged-*"))) == 1
+
+
+def test_a_progress_file_written_before_the_storage_layer_keeps_its_cards(tmp_path):
+    path = tmp_path / "drills.sqlite3"
+    with closing(sqlite3.connect(path)) as db:
+        db.executescript(
+            "CREATE TABLE cards (term_id TEXT PRIMARY KEY, box INTEGER NOT NULL, due TEXT NOT"
+            " NULL, seen INTEGER NOT NULL, right INTEGER NOT NULL);"
+            f"INSERT INTO cards VALUES ('pandas', 3, '{DAY.isoformat()}', 2, 2);")
+    with Progress(path) as store:
+        assert store.notice == "" and store.card("pandas").box == 3
+        assert store.record("pandas", True, DAY).box == 4
+    assert not list(tmp_path.glob("*.damaged-*"))
 
 
 def test_garbage_in_the_progress_file_is_kept_aside_too(tmp_path):

@@ -1,10 +1,15 @@
-"""One storage layer: the job store and the model registry behave the same on a SQLite file
-and on PostgreSQL (a throwaway server, see ``postgres_server.py``)."""
+"""One storage layer: the job store, the model registry and a learner's progress (drills,
+quiz history) behave the same on a SQLite file and on PostgreSQL (a throwaway server, see
+``postgres_server.py``)."""
+
+from datetime import date, timedelta
 
 import pytest
 
 from mlcycle_ref import data, jobs
 from mlcycle_ref.pipeline import ModelRegistry
+from mlcycle_ref.quiz.drills import Progress
+from mlcycle_ref.quiz.history import History
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -42,3 +47,38 @@ def test_the_job_store_records_a_job_and_its_metrics(url):
     assert table["name"].tolist() == ["first"] and table["status"].tolist() == ["Completed"]
     assert table.loc[0, "validation:roc_auc"] == job.metrics()["validation:roc_auc"]
     assert "first" in store and "second" not in store
+
+
+def test_drill_progress_moves_cards_and_keeps_them_across_stores(url):
+    location, day = url("drills"), date(2025, 3, 1)
+    with Progress(location) as progress:
+        assert progress.record("pandas", True, day).box == 2
+        progress.record("numpy", False, day)
+        assert progress.record("pandas", True, day + timedelta(days=1)).box == 3
+        assert progress.notice == ""
+    with Progress(location) as progress:  # a second store object on the same URL
+        pandas, numpy, new = progress.cards(["pandas", "numpy", "scikit-learn"])
+        assert (pandas.box, pandas.seen, pandas.right, pandas.due) == (3, 2, 2, day + timedelta(4))
+        assert (numpy.box, numpy.right, new.due) == (1, 0, None)
+        assert progress.next_cards(["pandas", "scikit-learn", "numpy"], 3, day) == [
+            "numpy", "scikit-learn", "pandas"]
+
+
+def test_quiz_history_keeps_attempts_outcomes_and_the_learner(url):
+    location = url("history")
+    with History(location) as history:
+        learner = history.learner
+        first = history.start("quiz")
+        history.record(first, "q02", "wrong", 0.0)
+        history.record(first, "q01", "self-right", 0.8)
+        second = history.start("quiz")
+        history.record(second, "q02", "right", 1.0)
+        history.record(history.start("essays"), "e1", "skipped", 0.0)
+    with History(location) as history:
+        assert history.learner == learner
+        attempts = history.attempts("quiz")
+        assert [(a.number, a.score, a.total, a.right, a.self_marked) for a in attempts] == [
+            (1, 0.8, 2, 1, 1), (2, 1.0, 1, 1, 0)]
+        assert history.outcomes(first) == {"q02": ("wrong", 0.0), "q01": ("self-right", 0.8)}
+        assert history.missed("quiz") == [] and history.missed("essays") == ["e1"]
+        assert history.next_number("quiz") == 3

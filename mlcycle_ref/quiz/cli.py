@@ -10,6 +10,10 @@ handler that takes the parsed arguments and returns the exit status::
     mlcycle glossary drill [--rounds N] [--seed N]              Leitner drill
     mlcycle glossary stats                                      progress per box
 
+``--store PATH|URL`` keeps the attempts (``quiz``) or the cards (``glossary``) in another
+SQLite file or in a database (``postgresql+psycopg://host/course``) instead of the file in
+the data folder.
+
 ``check`` exits with 0 when the answer is correct and 1 when it is not (2: bad usage),
 so scripts can test answers; ``--json`` prints correct, unsure, score, missed, message,
 explanation and link. Quiz attempts are saved with their outcomes
@@ -29,8 +33,8 @@ from mlcycle_ref.quiz.drills import Progress
 from mlcycle_ref.quiz.history import History
 from mlcycle_ref.quiz.terminal import print_history, print_stats, run_drill, run_quiz
 
-QUIZ_USAGE = """mlcycle quiz [BANK] [--ids ID ...] [--shuffle] [--seed N]
-       mlcycle quiz [BANK] --review | --history
+QUIZ_USAGE = """mlcycle quiz [BANK] [--ids ID ...] [--shuffle] [--seed N] [--store PATH|URL]
+       mlcycle quiz [BANK] --review | --history [--store PATH|URL]
        mlcycle quiz check BANK ID --answer TEXT [--json]"""
 
 
@@ -50,6 +54,7 @@ def register(subparsers) -> None:
     quiz.add_argument("--review", action="store_true",
                       help="ask again the questions whose latest answer was not right")
     quiz.add_argument("--history", action="store_true", help="print the score of every attempt")
+    _store_option(quiz, "quiz-history.sqlite3")
     quiz.add_argument("--answer", help="with 'check': the answer to check")
     quiz.add_argument("--json", action="store_true", help="with 'check': print JSON")
     quiz.set_defaults(handler=lambda args: _quiz(quiz, args))
@@ -63,6 +68,14 @@ def register(subparsers) -> None:
     drill.set_defaults(handler=_drill)
     stats = actions.add_parser("stats", help="how many terms sit in each Leitner box")
     stats.set_defaults(handler=_stats)
+    for action in (drill, stats):
+        _store_option(action, "drills.sqlite3")
+
+
+def _store_option(parser: argparse.ArgumentParser, default_name: str) -> None:
+    parser.add_argument("--store", metavar="PATH|URL", default=None,
+                        help="where progress is kept: a SQLite file or a database URL "
+                             f"(default: {default_name} in the data folder)")
 
 
 def _positive(text: str) -> int:
@@ -88,7 +101,7 @@ def _quiz(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.seed is not None:
         run_quiz(bank, ids=ids, shuffle=args.shuffle, learner="seed", attempt=args.seed)
         return 0
-    with History() as history:
+    with History(args.store) as history:
         if history.notice:
             print(history.notice, file=sys.stderr)
         if args.history:
@@ -136,13 +149,13 @@ def _response(question, answer: str):
 
 
 def _drill(args: argparse.Namespace) -> int:
-    with Progress() as progress:
+    with Progress(args.store) as progress:
         run_drill(load_bank("glossary"), progress, rounds=args.rounds, seed=args.seed)
     return 0
 
 
 def _stats(args: argparse.Namespace) -> int:
-    with Progress() as progress:
+    with Progress(args.store) as progress:
         if progress.notice:
             print(progress.notice, file=sys.stderr)
         print_stats(load_bank("glossary"), progress)

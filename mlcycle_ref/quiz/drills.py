@@ -1,4 +1,4 @@
-"""Glossary drills with Leitner boxes, kept in a small SQLite file that survives restarts.
+"""Glossary drills with Leitner boxes, kept in a progress store that survives restarts.
 
 Every glossary term is a card in one of five boxes. A right answer moves it up a box and
 pushes its next review further away (box 1: same day, 2: 1 day, 3: 3 days, 4: 7 days,
@@ -20,7 +20,6 @@ with their definitions). The questions are ordinary bank questions checked by
 
 from __future__ import annotations
 
-import os
 import random
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -28,7 +27,6 @@ from pathlib import Path
 
 from mlcycle_ref.quiz.bank import Bank, Question, definition_choices
 from mlcycle_ref.quiz.checker_data import CHECKER_DATA
-from mlcycle_ref.quiz.store import open_store
 
 #: Days until a card in each box is due again (box 1: the same day), from the checker data
 #: that the book's flashcards read too.
@@ -37,22 +35,8 @@ INTERVALS: dict[int, int] = {int(box): days
 BOXES = len(INTERVALS)
 #: A card missed in a drill is asked again this many rounds later in the same drill.
 RETRY_AFTER = CHECKER_DATA["leitner"]["retry_after"]
-SCHEMA = ("CREATE TABLE IF NOT EXISTS cards (term_id TEXT PRIMARY KEY, box INTEGER NOT NULL,"
-          " due TEXT NOT NULL, seen INTEGER NOT NULL, right INTEGER NOT NULL)")
 DRILL_KINDS = ("term", "meaning", "matching")
 MATCHING_SIZE = 4
-
-
-def data_dir() -> Path:
-    """The user's data directory for mlcycle.
-
-    ``$MLCYCLE_DATA_DIR`` if set, else ``$XDG_DATA_HOME/mlcycle``, else
-    ``~/.local/share/mlcycle``.
-    """
-    if os.environ.get("MLCYCLE_DATA_DIR"):
-        return Path(os.environ["MLCYCLE_DATA_DIR"])
-    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(base) / "mlcycle"
 
 
 @dataclass(frozen=True)
@@ -83,16 +67,27 @@ class Stats:
 
 
 class Progress:
-    """Leitner boxes of glossary cards, stored in SQLite (default: ``data_dir()/drills.sqlite3``).
+    """Leitner boxes of glossary cards in a progress store: a URL, a path to a SQLite file,
+    or by default ``data_dir()/drills.sqlite3`` (see :mod:`~mlcycle_ref.quiz.store`).
 
     Use it as a context manager, or call ``close()``.
+
+    >>> import tempfile
+    >>> with Progress(f"sqlite:///{tempfile.mkdtemp()}/p.sqlite3") as progress:
+    ...     _ = progress.record("pandas", False, today=date(2025, 1, 1))
+    ...     progress.card("pandas").box, progress.card("numpy").due
+    (1, None)
     """
 
-    def __init__(self, path: str | Path | None = None):
-        store = open_store(Path(path) if path else data_dir() / "drills.sqlite3", SCHEMA)
-        self.path, self._db = store.path, store.db
+    def __init__(self, location: str | Path | None = None):
+        # SQLAlchemy is imported only now, when a store opens: checking an answer skips it.
+        from mlcycle_ref.quiz.store import DRILLS, Store
+
+        self._store = Store(location, "drills.sqlite3", DRILLS)
+        #: Where the cards are kept: the SQLite file, else the URL (password hidden).
+        self.path = self._store.path
         #: Set when a damaged file was kept aside and a fresh one started: print it.
-        self.notice = store.notice
+        self.notice = self._store.notice
 
     def __enter__(self) -> Progress:
         return self
@@ -101,16 +96,32 @@ class Progress:
         self.close()
 
     def close(self) -> None:
-        self._db.close()
+        """Let go of the store."""
+        self._store.close()
+
+    def cards(self, term_ids) -> list[Card]:
+        """The cards of these terms in their order, read at once; new ones in box 1.
+
+        >>> import tempfile
+        >>> with Progress(f"{tempfile.mkdtemp()}/p.sqlite3") as progress:
+        ...     [card.seen for card in progress.cards(["pandas", "numpy"])]
+        [0, 0]
+        """
+        term_ids = list(term_ids)
+        stored = {row["term_id"]: row for row in self._store.rows("cards", term_id=term_ids)}
+        return [Card(t, stored[t]["box"], date.fromisoformat(stored[t]["due"]),
+                     stored[t]["seen"], stored[t]["right"]) if t in stored else Card(t)
+                for t in term_ids]
 
     def card(self, term_id: str) -> Card:
-        """The stored card, or a new one in box 1."""
-        row = self._db.execute("SELECT box, due, seen, right FROM cards WHERE term_id = ?",
-                               (term_id,)).fetchone()
-        if row is None:
-            return Card(term_id)
-        box, due, seen, right = row
-        return Card(term_id, box, date.fromisoformat(due), seen, right)
+        """The stored card, or a new one in box 1.
+
+        >>> import tempfile
+        >>> with Progress(f"{tempfile.mkdtemp()}/p.sqlite3") as progress:
+        ...     progress.card("pandas")
+        Card(term_id='pandas', box=1, due=None, seen=0, right=0)
+        """
+        return self.cards([term_id])[0]
 
     def record(self, term_id: str, correct: bool, today: date | None = None) -> Card:
         """Move a card after an answer and save it at once.
@@ -118,6 +129,13 @@ class Progress:
         A right answer to a card that is not due yet (an early review) counts in the record
         but leaves the card in its box until its day: reviewing six times in one day must
         not carry a term to the last box. A wrong answer always sends it back to box 1.
+
+        >>> import tempfile
+        >>> with Progress(f"{tempfile.mkdtemp()}/p.sqlite3") as progress:
+        ...     first = progress.record("numpy", True, today=date(2025, 1, 1))
+        ...     early = progress.record("numpy", True, today=date(2025, 1, 1))
+        >>> (first.box, first.due), (early.box, early.seen)
+        ((2, datetime.date(2025, 1, 2)), (2, 2))
         """
         today = today or date.today()
         card = self.card(term_id)
@@ -129,18 +147,23 @@ class Progress:
             due = today + timedelta(days=INTERVALS[box])
         card = replace(card, box=box, due=due, seen=card.seen + 1,
                        right=card.right + bool(correct))
-        self._db.execute("INSERT OR REPLACE INTO cards VALUES (?, ?, ?, ?, ?)",
-                         (term_id, card.box, card.due.isoformat(), card.seen, card.right))
-        self._db.commit()
+        self._store.replace("cards", term_id=term_id, box=card.box, due=card.due.isoformat(),
+                            seen=card.seen, right=card.right)
         return card
 
     def next_cards(self, term_ids, n: int, today: date | None = None) -> list[str]:
         """Up to ``n`` terms to drill: due ones (lowest box first), new ones, then the rest.
 
         Ties keep the order of ``term_ids``.
+
+        >>> import tempfile
+        >>> with Progress(f"{tempfile.mkdtemp()}/p.sqlite3") as progress:
+        ...     _ = progress.record("numpy", True, today=date(2025, 1, 1))
+        ...     progress.next_cards(["numpy", "pandas"], 2, today=date(2025, 1, 1))
+        ['pandas', 'numpy']
         """
         today = today or date.today()
-        cards = [self.card(t) for t in term_ids]
+        cards = self.cards(term_ids)
         due = sorted((c for c in cards if c.due is not None and c.due <= today),
                      key=lambda c: (c.box, c.due))
         new = [c for c in cards if c.due is None]
@@ -149,9 +172,17 @@ class Progress:
         return [c.term_id for c in (due + new + later)[:n]]
 
     def stats(self, term_ids, today: date | None = None) -> Stats:
-        """Counts over the given terms."""
+        """Counts over the given terms.
+
+        >>> import tempfile
+        >>> with Progress(f"{tempfile.mkdtemp()}/p.sqlite3") as progress:
+        ...     _ = progress.record("numpy", False, today=date(2025, 1, 1))
+        ...     stats = progress.stats(["numpy", "pandas"], today=date(2025, 1, 1))
+        >>> stats.boxes[1], stats.new, stats.due_today, stats.accuracy
+        (1, 1, 1, 0.0)
+        """
         today = today or date.today()
-        cards = [self.card(t) for t in term_ids]
+        cards = self.cards(term_ids)
         seen = [c for c in cards if c.due is not None]
         return Stats(
             boxes={box: sum(c.box == box for c in seen) for box in range(1, BOXES + 1)},

@@ -1,8 +1,9 @@
-"""Quiz attempts that last: every attempt and its per-question outcomes, in SQLite.
+"""Quiz attempts that last: every attempt and its per-question outcomes, in a progress store.
 
-The file is ``data_dir()/quiz-history.sqlite3`` (a damaged one is kept aside, see
-:mod:`~mlcycle_ref.quiz.store`). It also holds the learner's id, a random name made on first
-use, which with the attempt number seeds the order of choices (:mod:`~mlcycle_ref.quiz.shuffle`).
+The store is ``data_dir()/quiz-history.sqlite3`` unless a URL or another file is named (a
+damaged file is kept aside, see :mod:`~mlcycle_ref.quiz.store`). It also holds the learner's
+id, a random name made on first use, which with the attempt number seeds the order of
+choices (:mod:`~mlcycle_ref.quiz.shuffle`).
 An outcome is ``right``, ``wrong``, ``skipped``, or - when the checker was unsure and the
 learner compared their answer with the model answer - ``self-right`` / ``self-wrong``.
 
@@ -22,19 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from mlcycle_ref.quiz.drills import data_dir
-from mlcycle_ref.quiz.store import open_store
-
 OUTCOMES = ("right", "wrong", "skipped", "self-right", "self-wrong")
 PASSED = ("right", "self-right")
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS learner (id TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS attempts (id INTEGER PRIMARY KEY, bank TEXT NOT NULL,
-    number INTEGER NOT NULL, started TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS outcomes (attempt INTEGER NOT NULL REFERENCES attempts(id),
-    question TEXT NOT NULL, outcome TEXT NOT NULL, score REAL NOT NULL, at TEXT NOT NULL,
-    PRIMARY KEY (attempt, question));
-"""
 
 
 def outcome_of(feedback, self_marked: bool | None) -> str:
@@ -67,13 +57,24 @@ class Attempt:
 
 
 class History:
-    """The attempts of one learner, stored in SQLite; use it as a context manager."""
+    """The attempts of one learner in a progress store (a URL, a path to a SQLite file, or by
+    default ``data_dir()/quiz-history.sqlite3``); use it as a context manager.
 
-    def __init__(self, path: str | Path | None = None):
-        store = open_store(Path(path) if path else data_dir() / "quiz-history.sqlite3", SCHEMA)
-        self.path, self._db = store.path, store.db
+    >>> import tempfile
+    >>> with History(f"sqlite:///{tempfile.mkdtemp()}/h.sqlite3") as history:
+    ...     history.next_number("quiz"), len(history.learner)
+    (1, 12)
+    """
+
+    def __init__(self, location: str | Path | None = None):
+        # SQLAlchemy is imported only now, when a store opens: checking an answer skips it.
+        from mlcycle_ref.quiz.store import HISTORY, Store
+
+        self._store = Store(location, "quiz-history.sqlite3", HISTORY)
+        #: Where the attempts are kept: the SQLite file, else the URL (password hidden).
+        self.path = self._store.path
         #: Set when a damaged file was kept aside and a fresh one started: print it.
-        self.notice = store.notice
+        self.notice = self._store.notice
 
     def __enter__(self) -> History:
         return self
@@ -82,63 +83,95 @@ class History:
         self.close()
 
     def close(self) -> None:
-        self._db.close()
+        """Let go of the store."""
+        self._store.close()
 
     @property
     def learner(self) -> str:
         """This learner's id, made on first use."""
-        row = self._db.execute("SELECT id FROM learner").fetchone()
-        if row:
-            return row[0]
+        stored = self._store.rows("learner")
+        if stored:
+            return stored[0]["id"]
         ident = uuid.uuid4().hex[:12]
-        self._db.execute("INSERT INTO learner VALUES (?)", (ident,))
-        self._db.commit()
+        self._store.insert("learner", id=ident)
         return ident
 
     def next_number(self, bank: str) -> int:
         """The number the next attempt at ``bank`` will get (1 for the first)."""
-        row = self._db.execute("SELECT MAX(number) FROM attempts WHERE bank = ?",
-                               (bank,)).fetchone()
-        return (row[0] or 0) + 1
+        return max((row["number"] for row in self._store.rows("attempts", bank=bank)),
+                   default=0) + 1
 
     def start(self, bank: str) -> int:
         """Begin an attempt; returns its id for :meth:`record`."""
-        cursor = self._db.execute(
-            "INSERT INTO attempts (bank, number, started) VALUES (?, ?, ?)",
-            (bank, self.next_number(bank), datetime.now().isoformat(timespec="seconds")))
-        self._db.commit()
-        return cursor.lastrowid
+        return self._store.insert("attempts", bank=bank, number=self.next_number(bank),
+                                  started=datetime.now().isoformat(timespec="seconds"))
 
     def record(self, attempt: int, question: str, outcome: str, score: float) -> None:
-        """Save one question's outcome at once, so a crash loses nothing answered."""
+        """Save one question's outcome at once, so a crash loses nothing answered.
+
+        The time has microseconds, so questions answered in one second keep their order.
+        """
         if outcome not in OUTCOMES:
             raise ValueError(f"outcome: expected one of {', '.join(OUTCOMES)}, found {outcome!r}")
-        self._db.execute("INSERT OR REPLACE INTO outcomes VALUES (?, ?, ?, ?, ?)",
-                         (attempt, question, outcome, float(score),
-                          datetime.now().isoformat(timespec="seconds")))
-        self._db.commit()
+        self._store.replace("outcomes", attempt=attempt, question=question, outcome=outcome,
+                            score=float(score), at=datetime.now().isoformat())
+
+    def _outcomes(self, bank: str) -> tuple[list[dict], list[dict]]:
+        """The attempts at ``bank`` by number, and their outcomes in the order answered."""
+        attempts = sorted(self._store.rows("attempts", bank=bank), key=lambda a: a["number"])
+        numbers = {a["id"]: a["number"] for a in attempts}
+        outcomes = self._store.rows("outcomes", attempt=list(numbers))
+        return attempts, sorted(outcomes, key=lambda o: (numbers[o["attempt"]], o["at"]))
 
     def attempts(self, bank: str) -> list[Attempt]:
-        """Every attempt at ``bank`` with at least one answer, oldest first."""
-        rows = self._db.execute(
-            "SELECT a.id, a.bank, a.number, a.started, SUM(o.score), COUNT(o.question),"
-            " SUM(o.outcome IN ('right', 'self-right')), SUM(o.outcome LIKE 'self-%')"
-            " FROM attempts a JOIN outcomes o ON o.attempt = a.id WHERE a.bank = ?"
-            " GROUP BY a.id ORDER BY a.number", (bank,)).fetchall()
-        return [Attempt(*row) for row in rows]
+        """Every attempt at ``bank`` with at least one answer, oldest first.
+
+        >>> import tempfile
+        >>> with History(f"{tempfile.mkdtemp()}/h.sqlite3") as history:
+        ...     empty, attempt = history.start("quiz"), history.start("quiz")
+        ...     history.record(attempt, "q01", "self-right", 0.8)
+        ...     [(a.number, a.score, a.right, a.self_marked) for a in history.attempts("quiz")]
+        [(2, 0.8, 1, 1)]
+        """
+        attempts, outcomes = self._outcomes(bank)
+        found = []
+        for attempt in attempts:
+            mine = [o for o in outcomes if o["attempt"] == attempt["id"]]
+            if mine:
+                found.append(Attempt(
+                    attempt["id"], bank, attempt["number"], attempt["started"],
+                    score=sum(o["score"] for o in mine), total=len(mine),
+                    right=sum(o["outcome"] in PASSED for o in mine),
+                    self_marked=sum(o["outcome"].startswith("self-") for o in mine)))
+        return found
 
     def outcomes(self, attempt: int) -> dict[str, tuple[str, float]]:
-        """Question id -> (outcome, score) in one attempt."""
-        rows = self._db.execute("SELECT question, outcome, score FROM outcomes WHERE attempt = ?",
-                                (attempt,))
-        return {question: (outcome, score) for question, outcome, score in rows}
+        """Question id -> (outcome, score) in one attempt.
+
+        >>> import tempfile
+        >>> with History(f"{tempfile.mkdtemp()}/h.sqlite3") as history:
+        ...     attempt = history.start("quiz")
+        ...     history.record(attempt, "q01", "wrong", 0.0)
+        ...     history.record(attempt, "q01", "right", 1.0)
+        ...     history.outcomes(attempt)
+        {'q01': ('right', 1.0)}
+        """
+        return {row["question"]: (row["outcome"], row["score"])
+                for row in self._store.rows("outcomes", attempt=attempt)}
 
     def missed(self, bank: str) -> list[str]:
-        """Questions whose latest outcome in ``bank`` was not a pass, in the order first asked."""
-        rows = self._db.execute(
-            "SELECT o.question, o.outcome FROM outcomes o JOIN attempts a ON o.attempt = a.id"
-            " WHERE a.bank = ? ORDER BY a.number, o.at, o.rowid", (bank,)).fetchall()
+        """Questions whose latest outcome in ``bank`` was not a pass, in the order first asked.
+
+        >>> import tempfile
+        >>> with History(f"{tempfile.mkdtemp()}/h.sqlite3") as history:
+        ...     first, second = history.start("quiz"), history.start("quiz")
+        ...     for attempt, question, outcome in [(first, "q02", "wrong"),
+        ...             (first, "q01", "wrong"), (second, "q01", "right")]:
+        ...         history.record(attempt, question, outcome, 0.0)
+        ...     history.missed("quiz")
+        ['q02']
+        """
         latest: dict[str, str] = {}
-        for question, outcome in rows:
-            latest[question] = outcome
+        for row in self._outcomes(bank)[1]:
+            latest[row["question"]] = row["outcome"]
         return [question for question, outcome in latest.items() if outcome not in PASSED]
