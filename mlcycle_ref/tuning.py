@@ -23,18 +23,8 @@ Every trial is a training job in the job store, run by the ``local`` or ``dask``
 up to ``max_parallel_jobs`` at a time. The study lives in an Optuna storage (by default a
 journal file under ``data_dir()``) that every worker process reaches, and its default name
 is derived from the settings: running the same tuning again - after an interruption, say -
-continues the study instead of repeating finished trials.
-
->>> import os, tempfile
->>> os.environ["MLCYCLE_DATA_DIR"] = tempfile.mkdtemp()
->>> from mlcycle_ref import data, jobs
->>> train, validation, _ = data.split(data.load("breast_cancer").frame, "target")
->>> template = jobs.JobSpec("linear", "binary", "target", train, validation)
->>> tuner = Tuner(template, "validation:roc_auc", strategy="random", max_jobs=3)
->>> tuner.run(progress=False).results()["state"].tolist()
-['COMPLETE', 'COMPLETE', 'COMPLETE']
->>> tuner.best_job().status
-'Completed'
+continues the study instead of repeating finished trials. :class:`Tuner` shows a whole
+tuning run in its example.
 """
 
 from __future__ import annotations
@@ -86,7 +76,8 @@ _COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
 
 def parse_objective(objective: str, direction: str | None = None) -> tuple[str, str]:
-    """Split ``"validation:roc_auc"`` (or ``"roc_auc"``) into the metric and its direction.
+    """Split ``objective``, ``"validation:roc_auc"`` or just ``"roc_auc"``, into the metric
+    and its direction.
 
     Error metrics (``rmse``, ``mae``, ``log_loss``) are minimized, scores maximized, unless
     ``direction`` ("maximize" or "minimize") says otherwise.
@@ -137,6 +128,10 @@ def make_sampler(strategy: str, ranges: Sequence[models.Range], *, seed: int = 0
                  grid_points: int = 3) -> optuna.samplers.BaseSampler:
     """The Optuna sampler behind a strategy (hyperband samples at random).
 
+    ``strategy`` is one of :data:`STRATEGIES`; ``ranges`` (the search space) matters only to
+    the grid, which takes ``grid_points`` values of each numeric range (see :func:`grid`).
+    ``seed`` seeds the sampler, so the same seed proposes the same values.
+
     >>> type(make_sampler("bayesian", [])).__name__
     'TPESampler'
     """
@@ -162,7 +157,8 @@ class _GridSampler(optuna.samplers.GridSampler):
 
 
 def make_pruner(kind, *, max_resource: int | None = None) -> optuna.pruners.BasePruner:
-    """The pruner for ``"median"`` (early stopping), ``"hyperband"`` or None (no pruning).
+    """The pruner ``kind`` names: ``"median"`` (early stopping), ``"hyperband"`` or None (no
+    pruning).
 
     Steps are boosting rounds; ``max_resource`` is the largest number of rounds a trial runs.
     A pruner object, or one made portable by the tuner, comes back as it is.
@@ -195,7 +191,9 @@ def _portable(pruner):
 
 
 def suggest(trial: optuna.Trial, ranges: Sequence[models.Range]) -> dict:
-    """Ask the trial for one value per range.
+    """Ask the Optuna ``trial`` for one value per entry of ``ranges`` (``models.Range``).
+
+    Returns the values by range name, integers for "int" ranges.
 
     >>> study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     >>> params = suggest(study.ask(), [models.Range("depth", "int", 2, 10)])
@@ -273,6 +271,12 @@ def open_storage(storage: str | Path | None):
 
     A journal file (``JournalFileBackend``) is safe for many processes on one machine; SQLite
     is not (it reports "database is locked"), so it suits a single process only.
+
+    >>> import tempfile
+    >>> type(open_storage(Path(tempfile.mkdtemp()) / "studies.journal")).__name__
+    'JournalStorage'
+    >>> open_storage("postgresql+psycopg://tuner@db/studies")  # Optuna opens a URL itself
+    'postgresql+psycopg://tuner@db/studies'
     """
     url = storage_url(storage)
     if not url.startswith(JOURNAL):
@@ -295,7 +299,16 @@ class TrialReporter(callbacks.RoundCallback):
     the tuner's metric, reports it, and raises :class:`~mlcycle_ref.callbacks.StopTraining`
     when the trial's pruner says the trial is not worth finishing. ``link`` holds the
     storage, study name, trial id, metric and pruner; the training job creates the reporter
-    from it, through the import path the tuner puts in the job's spec.
+    from it, through the import path the tuner puts in the job's spec. ``inputs`` and
+    ``labels`` are the validation rows and their labels, ``task`` the learning task and
+    ``classes`` the labels in the order of the model's probability columns.
+
+    >>> reporter = TrialReporter({"metric": "accuracy"}, pd.DataFrame({"x": [0.0, 1.0]}),
+    ...                          pd.Series(["no", "yes"]), task="binary", classes=["no", "yes"])
+    >>> reporter.score([0.2, 0.4])  # the second row is scored "no", wrongly
+    0.5
+    >>> reporter.after_round(3, predict=None)  # reports only every REPORT_EVERY rounds
+    False
     """
 
     def __init__(self, link: dict, inputs: pd.DataFrame, labels: pd.Series, *, task: str,
@@ -308,12 +321,15 @@ class TrialReporter(callbacks.RoundCallback):
         self._trial = None
 
     def after_round(self, rounds: int, predict) -> bool:
+        """Every ``REPORT_EVERY`` rounds, report the score of ``predict(inputs)``; never stop
+        boosting itself (the pruner does, by :class:`~mlcycle_ref.callbacks.StopTraining`)."""
         if rounds % REPORT_EVERY == 0:
             self._report(rounds, predict(self.inputs))
         return False
 
     def score(self, predictions: np.ndarray) -> float:
-        """The tuner's metric for predictions (probabilities for classifiers)."""
+        """The tuner's metric for ``predictions`` (probabilities for classifiers: one per row
+        for binary tasks, one column per class otherwise)."""
         predictions = np.asarray(predictions)
         if self.task == "regression":
             return evaluate.metrics(self.labels, predictions, task=self.task)[self.link["metric"]]
@@ -407,6 +423,26 @@ class Tuner:
         Where the jobs run and are recorded, as in :func:`mlcycle_ref.jobs.run`.
     grid_points : int
         Values per numeric range for the grid strategy.
+
+    Examples
+    --------
+    Three trials of a logistic regression; each is a training job, so this takes seconds.
+
+    >>> import os, tempfile
+    >>> os.environ["MLCYCLE_DATA_DIR"] = tempfile.mkdtemp()
+    >>> from mlcycle_ref import data, jobs
+    >>> train, validation, _ = data.split(data.load("breast_cancer").frame, "target")
+    >>> template = jobs.JobSpec("linear", "binary", "target", train, validation)
+    >>> tuner = Tuner(template, "validation:roc_auc", strategy="random", max_jobs=3)
+    >>> tuner.run(progress=False).results()["state"].tolist()
+    ['COMPLETE', 'COMPLETE', 'COMPLETE']
+    >>> tuner.best_job().status
+    'Completed'
+    >>> tuner.importance().to_dict()  # one range, so it explains everything
+    {'C': 1.0}
+    >>> figures = tuner.plot_history(), tuner.plot_parameters(), tuner.plot_importance()
+    >>> [len(figure.axes) for figure in figures]
+    [1, 1, 1]
     """
 
     def __init__(self, job_template: jobs.JobSpec, objective: str,
@@ -623,6 +659,8 @@ class Tuner:
 
     def run(self, *, progress: bool = True) -> Tuner:
         """Run trials until ``max_jobs`` have finished; returns the tuner.
+
+        ``progress=True`` (the default) shows a progress bar of the finished trials.
 
         Interrupting it (Ctrl-C) stops the running jobs; calling ``run`` again continues.
         """
