@@ -10,7 +10,6 @@ from mlcycle_ref.quiz import check, load_bank
 from mlcycle_ref.quiz.checking import (
     Feedback,
     ResponseError,
-    edit_distance,
     longest_in_order,
     parse_number,
 )
@@ -198,12 +197,6 @@ def test_typed_terms_accept_aliases_case_and_small_typos():
     assert check(glossary.question("lightgbm-term"), "lgbm").correct
     assert check(glossary.question("numpy-term"), "nmupy").correct  # swapped letters
     assert not check(glossary.question("numpy-term"), "").correct
-
-
-def test_edit_distance():
-    assert edit_distance("", "abc") == 3
-    assert edit_distance("kitten", "sitting") == 3
-    assert edit_distance("ab", "ba") == 1
 
 
 def test_essay_needs_its_minimum_length():

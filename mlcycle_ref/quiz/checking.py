@@ -36,6 +36,8 @@ from dataclasses import asdict, dataclass, replace
 from decimal import Decimal
 from typing import Any
 
+from rapidfuzz.distance import OSA, LCSseq
+
 from mlcycle_ref.errors import MlcycleError
 from mlcycle_ref.quiz.bank import Question
 from mlcycle_ref.quiz.checker_data import CHECKER_DATA
@@ -188,24 +190,6 @@ def _plain(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "", strip_marks(text).lower())
 
 
-def edit_distance(a: str, b: str) -> int:
-    """Optimal string alignment distance: insertions, deletions, substitutions, swaps.
-
-    >>> edit_distance("hyperparamters", "hyperparameters"), edit_distance("nmupy", "numpy")
-    (1, 1)
-    """
-    rows = [list(range(len(b) + 1))]
-    for i in range(1, len(a) + 1):
-        row = [i] + [0] * len(b)
-        for j in range(1, len(b) + 1):
-            cost = a[i - 1] != b[j - 1]
-            row[j] = min(rows[-1][j] + 1, row[j - 1] + 1, rows[-1][j - 1] + cost)
-            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
-                row[j] = min(row[j], rows[-2][j - 2] + 1)
-        rows.append(row)
-    return rows[-1][-1]
-
-
 def typo_allowance(text: str) -> int:
     """How many typing slips a name of this length may have: 0 up to 4 letters, then 1, then 2."""
     return 0 if len(text) <= 4 else 1 if len(text) <= 8 else 2
@@ -219,7 +203,8 @@ def check_text(question: Question, response: Any) -> Feedback:
         target = _plain(accepted)
         if typed == target:
             return Feedback(True, 1.0, "Correct.")
-        if edit_distance(typed, target) <= typo_allowance(target):
+        # Optimal string alignment: a swap of two letters is one slip ("nmupy").
+        if OSA.distance(typed, target) <= typo_allowance(target):
             return Feedback(True, 1.0, f"Correct - watch the spelling: “{accepted}”.")
     return Feedback(False, 0.0, f"Not quite: the answer is “{question.answer}”.",
                     (question.answer,))
@@ -240,25 +225,14 @@ def check_matching(question: Question, response: Any) -> Feedback:
 def longest_in_order(response: list[str], items: tuple[str, ...]) -> list[str]:
     """The longest run of response items that keeps the right relative order (an LCS).
 
+    When several runs are equally long, RapidFuzz's choice is kept; the browser port picks the
+    same one (it backtracks from the end, dropping a response item on a tie).
+
     >>> longest_in_order(["b", "a", "c"], ("a", "b", "c"))
-    ['a', 'c']
+    ['b', 'c']
     """
-    n, m = len(response), len(items)
-    table = [[0] * (m + 1) for _ in range(n + 1)]
-    for i in range(n - 1, -1, -1):
-        for j in range(m - 1, -1, -1):
-            table[i][j] = (table[i + 1][j + 1] + 1 if response[i] == items[j]
-                           else max(table[i + 1][j], table[i][j + 1]))
-    kept, i, j = [], 0, 0
-    while i < n and j < m:
-        if response[i] == items[j]:
-            kept.append(response[i])
-            i, j = i + 1, j + 1
-        elif table[i + 1][j] >= table[i][j + 1]:
-            i += 1
-        else:
-            j += 1
-    return kept
+    dropped = {op.src_pos for op in LCSseq.editops(response, items) if op.tag == "delete"}
+    return [item for n, item in enumerate(response) if n not in dropped]
 
 
 def check_ordering(question: Question, response: Any) -> Feedback:

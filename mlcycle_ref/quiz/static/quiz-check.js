@@ -617,30 +617,32 @@
     }
 
     function longestInOrder(response, items) {
+      // The same run as RapidFuzz's LCSseq in checking.py: backtrack from the end, keep a
+      // match, and on a tie drop the response item.
       const n = response.length;
       const m = items.length;
       const table = Array.from({ length: n + 1 }, () => new Array(m + 1).fill(0));
-      for (let i = n - 1; i >= 0; i--) {
-        for (let j = m - 1; j >= 0; j--) {
-          table[i][j] = response[i] === items[j] ? table[i + 1][j + 1] + 1
-            : Math.max(table[i + 1][j], table[i][j + 1]);
+      for (let i = 1; i <= n; i++) {
+        for (let j = 1; j <= m; j++) {
+          table[i][j] = response[i - 1] === items[j - 1] ? table[i - 1][j - 1] + 1
+            : Math.max(table[i - 1][j], table[i][j - 1]);
         }
       }
       const kept = [];
-      let i = 0;
-      let j = 0;
-      while (i < n && j < m) {
-        if (response[i] === items[j]) {
-          kept.push(response[i]);
-          i += 1;
-          j += 1;
-        } else if (table[i + 1][j] >= table[i][j + 1]) {
-          i += 1;
+      let i = n;
+      let j = m;
+      while (i > 0 && j > 0) {
+        if (response[i - 1] === items[j - 1]) {
+          kept.push(response[i - 1]);
+          i -= 1;
+          j -= 1;
+        } else if (table[i - 1][j] >= table[i][j - 1]) {
+          i -= 1;
         } else {
-          j += 1;
+          j -= 1;
         }
       }
-      return kept;
+      return kept.reverse();
     }
 
     const CHECKERS = {
