@@ -61,9 +61,29 @@ class ModelCard:
 
     Stored as ``<id>.json``; :meth:`to_markdown` gives the readable ``<id>.md``.
 
+    The fields: ``id`` names the model in the zoo and its files; ``title`` is a heading for
+    people; ``algorithm`` is "xgboost" or "lightgbm"; ``task`` the learning task, ``target``
+    the column predicted and ``classes`` the labels of the probability columns. ``summary``
+    says in a sentence what the model scores. ``training_data`` describes the rows it was
+    trained on (generator, seed, row counts, share of positives); ``features`` lists the
+    numeric, categorical and dropped input columns; ``training`` holds the library's own
+    parameters and the number of rounds; ``metrics`` maps each evaluation set to its scores.
+    ``intended_use`` and ``limitations`` say what the model is for and where it fails;
+    ``fine_tuning`` records the benchmark of :func:`fine_tune` on the later campaign;
+    ``files`` maps the role of each file ("model", "preprocessor") to its name,
+    ``checksums`` each file name to its SHA-256; ``versions`` the library versions that
+    built it, and ``license`` the terms of use.
+
     >>> card = model_card("campaign-xgboost")
     >>> card.algorithm, card.target, card.classes
     ('xgboost', 'subscribed', (0, 1))
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "copy.json"
+    >>> _ = path.write_text(card.to_json(), encoding="utf-8")
+    >>> ModelCard.from_json(path) == card
+    True
+    >>> card.to_markdown().splitlines()[0]
+    '# Campaign response model (XGBoost)'
     """
 
     id: str
@@ -87,6 +107,7 @@ class ModelCard:
 
     @classmethod
     def from_json(cls, path) -> ModelCard:
+        """Read a card from the JSON file at ``path``; a missing field raises ``ValueError``."""
         raw = json.loads(Path(path).read_text(encoding="utf-8"))
         missing = [f for f in cls.__dataclass_fields__ if f not in raw and f != "license"]
         if missing:
@@ -95,6 +116,7 @@ class ModelCard:
         return cls(**raw)
 
     def to_json(self) -> str:
+        """The card as the JSON text of ``<id>.json``, which :meth:`from_json` reads back."""
         return json.dumps(asdict(self), indent=2, sort_keys=False) + "\n"
 
     def to_markdown(self) -> str:
@@ -157,7 +179,14 @@ def _card_paths(folder) -> list[Path]:
 
 
 def model_card(model_id: str, *, folder=None) -> ModelCard:
-    """The card of one zoo model; an unknown id raises ``KeyError`` listing the known ones."""
+    """The card of the zoo model ``model_id``; an unknown id raises ``KeyError`` listing the
+    known ones.
+
+    ``folder`` is the zoo to look in, by default the models shipped in the package.
+
+    >>> model_card("campaign-lightgbm").files["model"]
+    'campaign-lightgbm.txt'
+    """
     path = _zoo_folder(folder) / f"{model_id}.json"
     if not path.is_file():
         known = [p.stem for p in _card_paths(folder)]
@@ -167,6 +196,9 @@ def model_card(model_id: str, *, folder=None) -> ModelCard:
 
 def list_models(*, folder=None) -> pd.DataFrame:
     """The catalogue: one row per model with its headline metrics and file size.
+
+    ``folder`` is the zoo to list, by default the models shipped in the package; the
+    metrics are ROC AUC on held-out source rows and on the later campaign, sizes in KiB.
 
     >>> list_models().columns.tolist()
     ['id', 'algorithm', 'task', 'target', 'source_roc_auc', 'later_campaign_roc_auc', 'size_kb', \
@@ -219,8 +251,10 @@ def _source_split(n_rows: int) -> tuple[pd.DataFrame, pd.DataFrame]:
 def load_pretrained(model_id: str, *, folder=None) -> Pipeline:
     """A zoo model as a fitted ``Pipeline(preprocess, model)``, ready to predict raw rows.
 
-    The files are checked against the checksums in the card first, so a damaged or edited
-    file is reported instead of silently giving other predictions.
+    ``model_id`` is a zoo model's id (see :func:`list_models`) and ``folder`` the zoo, by
+    default the package's own. The files are checked against the checksums in the card
+    first, so a damaged or edited file is reported instead of silently giving other
+    predictions.
 
     >>> from mlcycle_ref import data
     >>> model = load_pretrained("campaign-lightgbm")
@@ -265,9 +299,11 @@ def fine_tune(model_id: str, X: pd.DataFrame, y, method: str = "continue", *,
               seed: int = 0, folder=None) -> Pipeline:
     """Adapt a zoo model to a few labelled rows of a new population.
 
-    ``X`` holds raw rows (the columns the model was trained with; others are ignored) and
-    is transformed by the preprocessor fitted on the source data, so the new rows land in
-    the feature space the trees were built for.
+    ``model_id`` names the zoo model to start from, in ``folder`` (default: the package's
+    zoo). ``X`` holds raw rows (the columns the model was trained with; others are ignored)
+    and is transformed by the preprocessor fitted on the source data, so the new rows land
+    in the feature space the trees were built for. ``y`` holds their labels, which must be
+    among the model's classes. ``seed`` seeds the extra boosting rounds.
 
     * ``method="continue"``: ``n_estimators`` more boosting rounds at ``learning_rate``,
       starting from the pre-trained trees (XGBoost ``xgb_model``, LightGBM ``init_model``);
@@ -331,7 +367,17 @@ def _tuned(pretrained: Pipeline, algorithm: str, params: dict, classes, X, y, me
 
 @dataclass(frozen=True)
 class Recipe:
-    """How one zoo model is trained: library, file extension, native parameters, rounds."""
+    """How one zoo model is trained: library, file extension, native parameters, rounds.
+
+    ``id`` becomes the model's id and file stem, ``algorithm`` is "xgboost" or "lightgbm",
+    ``title`` heads its card, ``extension`` is the model file's suffix ("ubj", "txt"),
+    ``rounds`` the number of boosting rounds and ``params`` the library's own training
+    parameters.
+
+    >>> recipe = RECIPES[0]
+    >>> recipe.id, recipe.extension, recipe.rounds
+    ('campaign-xgboost', 'ubj', 150)
+    """
 
     id: str
     algorithm: str
@@ -397,8 +443,16 @@ def build(folder=None, *, n_rows: int = 200_000, ids=None) -> list[ModelCard]:
     """Train the zoo's models from fixed seeds and write model, preprocessor and cards.
 
     ``folder`` defaults to the package's ``zoo_models``; ``n_rows`` is the size of the
-    source sample (10% of it is held out for the card's metrics). The same arguments give
-    the same files, byte for byte.
+    source sample (10% of it is held out for the card's metrics); ``ids`` picks recipes by
+    id (default: all of :data:`RECIPES`). The same arguments give the same files, byte for
+    byte. Training takes seconds even on a small sample (``scripts/build_zoo.py`` runs the
+    full build), so the example shows only how a wrong id is refused before any training:
+
+    >>> import tempfile
+    >>> build(tempfile.mkdtemp(), ids=["campaign-catboost"])
+    Traceback (most recent call last):
+    ...
+    KeyError: "unknown recipe ids ['campaign-catboost']"
     """
     folder = _zoo_folder(folder)
     folder.mkdir(parents=True, exist_ok=True)

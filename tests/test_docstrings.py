@@ -71,7 +71,6 @@ NOT_YET = {
             "pipeline.registry",
             "pipeline.steps",
             "storage",
-            "zoo",
         )],
         "not done yet"),
 }
