@@ -10,12 +10,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import nbformat
 import pandas as pd
 import pytest
 from test_course import submit
+from waiting import wait_until
 
 from mlcycle_ref import course, labs
 
@@ -325,9 +325,8 @@ def start_autograde(grading_course):
 def records_after(grading_course, count: int) -> None:
     """Wait until ``count`` grading records exist."""
     folder = grading_course.root / "grading" / LAB
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline and len(list(folder.glob("*.json"))) < count:
-        time.sleep(0.05)
+    wait_until(lambda: len(list(folder.glob("*.json"))) >= count,
+               f"{count} grading record(s) of {LAB} are written", interval=0.05)
 
 
 def test_interrupted_and_killed_runs_resume_grading_each_submission_once(tmp_path):

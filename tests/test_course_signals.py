@@ -6,13 +6,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
 import nbformat
 import pytest
 from test_course import LAB, answered, submit, tiny_source
+from waiting import wait_until
 
 from mlcycle_ref import course
 
@@ -47,10 +47,7 @@ def start(grading_course, scratch: Path):
                            env=env, start_new_session=True, stdout=subprocess.PIPE,
                            stderr=subprocess.DEVNULL, text=True)
     folder = grading_course.root / "grading" / LAB
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and not list(folder.glob("*.json")):
-        time.sleep(0.1)
-    assert list(folder.glob("*.json")), "the first result came in"
+    wait_until(lambda: list(folder.glob("*.json")), "the first result came in")
     return run, marker
 
 
@@ -66,14 +63,15 @@ def marked_processes(marker: str) -> list[str]:
     return found
 
 
-def left_behind(marker: str, scratch: Path, seconds: float = 15) -> tuple[list, list]:
-    """Processes and scratch folders still there after up to ``seconds``."""
-    deadline = time.monotonic() + seconds
-    while True:
-        processes, folders = marked_processes(marker), sorted(os.listdir(scratch))
-        if (not processes and not folders) or time.monotonic() > deadline:
-            return processes, folders
-        time.sleep(0.25)
+def left_behind(marker: str, scratch: Path) -> tuple[list, list]:
+    """The run's processes and the scratch folders still there."""
+    return marked_processes(marker), sorted(os.listdir(scratch))
+
+
+def wait_until_nothing_is_left(marker: str, scratch: Path) -> None:
+    wait_until(lambda: left_behind(marker, scratch) == ([], []),
+               "the run's processes and scratch folders are gone", seconds=60, interval=0.25,
+               detail=lambda: left_behind(marker, scratch))
 
 
 def test_a_killed_grading_process_leaves_no_worker_and_no_scratch(slow_class, tmp_path):
@@ -81,7 +79,7 @@ def test_a_killed_grading_process_leaves_no_worker_and_no_scratch(slow_class, tm
     assert len(marked_processes(marker)) >= 3, "the parent, a fork server and workers"
     os.kill(run.pid, signal.SIGKILL)
     run.wait(timeout=30)
-    assert left_behind(marker, tmp_path / "scratch") == ([], [])
+    wait_until_nothing_is_left(marker, tmp_path / "scratch")
     graded = len(list((slow_class.root / "grading" / LAB).glob("*.json")))
     assert 1 <= graded < len(STUDENTS), "killed mid-batch"
 
@@ -93,7 +91,7 @@ def test_sighup_prints_the_summary_and_leaves_nothing(slow_class, tmp_path):
     assert run.returncode == 130
     assert "Interrupted: run the same command again to grade the rest." in output
     assert "submission(s) graded" in output
-    assert left_behind(marker, tmp_path / "scratch") == ([], [])
+    wait_until_nothing_is_left(marker, tmp_path / "scratch")
 
 
 def test_the_next_run_removes_scratch_folders_of_dead_runs(tmp_path, monkeypatch):

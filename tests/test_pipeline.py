@@ -86,7 +86,6 @@ def test_caching_skips_unchanged_steps_and_reruns_what_changed(tmp_path):
     cached = dict(zip(second.table()["name"], second.table()["cached"], strict=True))
     assert cached == {"prepare": True, "train": True, "evaluate": True, "auc-gate": False,
                       "register": False, "fail": False}
-    assert second.table()["seconds"].sum() < first.table()["seconds"].sum()
     # The same model is not registered twice.
     assert second.outputs("register") == first.outputs("register")
     assert len(ModelRegistry().versions("campaign-response")) == 1

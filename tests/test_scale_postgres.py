@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import optuna
 import psycopg
@@ -28,6 +27,7 @@ from test_course_cheats import (
     released_notebook,
     write_submissions,
 )
+from waiting import wait_until
 
 from mlcycle_ref import cli, course, data, tuning
 from mlcycle_ref.jobs import JobSpec
@@ -106,11 +106,12 @@ def test_a_tuning_study_in_postgresql_resumes_without_repeating_finished_trials(
     url = postgres.create_database("studies")
     process = subprocess.Popen([sys.executable, "-c", TUNING, str(max_jobs), url],
                                env={**os.environ, "MLCYCLE_DATA_DIR": str(data_folder)})
-    deadline = time.monotonic() + 60
-    while completed_trials(postgres, "studies") < 2:
+
+    def two_completed():
         assert process.poll() is None, "the tuning finished before it could be killed"
-        assert time.monotonic() < deadline, "the tuning did not get going"
-        time.sleep(0.1)
+        return completed_trials(postgres, "studies") >= 2
+
+    wait_until(two_completed, "two trials of the tuning completed")
     process.send_signal(signal.SIGKILL)
     process.wait()
 

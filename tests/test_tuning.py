@@ -5,12 +5,12 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import matplotlib.pyplot as plt
 import optuna
 import pytest
 from matplotlib.figure import Figure
+from waiting import wait_until
 
 from mlcycle_ref import data, jobs, models, tuning
 from mlcycle_ref.jobs import JobSpec
@@ -158,18 +158,18 @@ def test_a_killed_tuning_resumes_without_repeating_finished_trials(template, dat
     script = RESUMABLE.replace("MAX_JOBS", str(max_jobs))
     process = subprocess.Popen([sys.executable, "-c", script],
                                env={**os.environ, "MLCYCLE_DATA_DIR": str(data_folder)})
-    deadline = time.monotonic() + 45
-    finished = []
-    while len(finished) < 2:
+
+    def two_finished():
         assert process.poll() is None, "the tuning finished before it could be interrupted"
-        assert time.monotonic() < deadline, "the tuning did not get going"
-        time.sleep(0.1)
         try:
             finished = optuna.load_study(study_name=tuner.study_name,
                                          storage=tuning.open_storage(tuner.storage)).get_trials(
                 states=(optuna.trial.TrialState.COMPLETE,))
         except KeyError:  # the study is not created yet
-            continue
+            return None
+        return finished if len(finished) >= 2 else None
+
+    finished = wait_until(two_finished, "two trials of the tuning finished")
     process.send_signal(signal.SIGKILL)
     process.wait()
     before = {trial.number: trial.params for trial in finished}
