@@ -40,7 +40,18 @@ import xgboost
 class StopTraining(Exception):  # noqa: N818 - it is a request, not an error
     """Raised from a training callback to end the job as ``Stopped`` with this message.
 
-    The tuner's pruning callback raises it when a trial is not worth finishing.
+    The tuner's pruning callback raises it when a trial is not worth finishing. It passes
+    through the library's ``fit`` to the job worker, which records the message:
+
+    >>> import numpy as np
+    >>> class GiveUp(RoundCallback):
+    ...     def after_round(self, rounds, predict):
+    ...         raise StopTraining(f"not worth it after {rounds} round")
+    >>> X, y = np.arange(20.0).reshape(-1, 1), np.arange(20) % 2
+    >>> xgboost.XGBClassifier(n_estimators=5, callbacks=[GiveUp()]).fit(X, y)
+    Traceback (most recent call last):
+    ...
+    mlcycle_ref.callbacks.StopTraining: not worth it after 1 round
     """
 
 
@@ -144,10 +155,34 @@ class RoundCallback(xgboost.callback.TrainingCallback):
 
     Subclasses implement :meth:`after_round`, or :meth:`on_round` when they need more of the
     round than predictions; :meth:`start` and :meth:`finish` may prepare and close a run.
+    The instance itself is the XGBoost callback, its :meth:`lightgbm` method the LightGBM
+    one. This one stops either library after 3 rounds:
+
+    >>> import numpy as np, lightgbm
+    >>> class Count(RoundCallback):
+    ...     def after_round(self, rounds, predict):
+    ...         self.seen = rounds, predict(X).shape
+    ...         return rounds == 3
+    >>> X, y = np.arange(20.0).reshape(-1, 1), np.arange(20) % 2
+    >>> counter = Count()
+    >>> _ = xgboost.XGBClassifier(n_estimators=10, callbacks=[counter]).fit(X, y)
+    >>> counter.seen
+    (3, (20,))
+    >>> model = lightgbm.LGBMClassifier(n_estimators=10, min_child_samples=2, verbose=-1)
+    >>> model.fit(X, y, callbacks=[counter.lightgbm]).booster_.num_trees()
+    3
+    >>> RoundCallback().after_round(1, None)  # the base class has no rule of its own
+    Traceback (most recent call last):
+    ...
+    NotImplementedError
     """
 
     def after_round(self, rounds: int, predict) -> bool:
-        """Look at the model after ``rounds`` rounds; return True to stop boosting."""
+        """Look at the model after ``rounds`` rounds; return True to stop boosting.
+
+        ``predict(X)`` scores the rows ``X`` with the first ``rounds`` rounds of the model:
+        probabilities for classifiers, values for regression.
+        """
         raise NotImplementedError
 
     def on_round(self, state: BoostingRound) -> bool:
@@ -216,7 +251,7 @@ class RoundCallback(xgboost.callback.TrainingCallback):
 
 
 def load(path: str):
-    """The object named by ``"package.module:name"``, imported on demand.
+    """The object named by ``path``, ``"package.module:name"``, imported on demand.
 
     >>> load("mlcycle_ref.callbacks:StopTraining").__name__
     'StopTraining'

@@ -81,6 +81,9 @@ def expect(condition, message: str) -> None:
 def expect_type(name: str, value, expected: type | tuple[type, ...], hint: str = "") -> None:
     """Fail unless ``value`` is an instance of ``expected`` (a type or a tuple of types).
 
+    ``name`` is the checked expression as the message shows it, ``hint`` an
+    optional sentence appended to a failure message (a nudge towards the mistake).
+
     >>> expect_type("count", 3, (int, float))
     >>> expect_type("one_hot(train, frame, 'job')", [1, 0], pd.DataFrame)
     Traceback (most recent call last):
@@ -96,6 +99,10 @@ def expect_type(name: str, value, expected: type | tuple[type, ...], hint: str =
 
 def expect_equal(name: str, found, expected, hint: str = "") -> None:
     """Fail unless ``found == expected``: for counts, labels and other exact answers.
+
+    Arrays and Series are compared element by element.
+    ``name`` is the checked expression as the message shows it, ``hint`` an
+    optional sentence appended to a failure message (a nudge towards the mistake).
 
     >>> expect_equal("confusion_counts(...)['tp']", 2, 2)
     >>> expect_equal("confusion_counts(...)['tp']", 3, 2)
@@ -127,8 +134,10 @@ def expect_close(name: str, found, expected: float, tolerance: float = TOLERANCE
                  hint: str = "") -> None:
     """Fail unless the number ``found`` is within ``tolerance`` of ``expected``.
 
-    The tolerance is relative for large numbers and absolute near zero. A missing value is
-    only close to a missing value.
+    The tolerance (default :data:`TOLERANCE`) is relative for large numbers and absolute near
+    zero. A missing value is only close to a missing value.
+    ``name`` is the checked expression as the message shows it, ``hint`` an
+    optional sentence appended to a failure message (a nudge towards the mistake).
 
     >>> expect_close("mean of the scaled column", 1e-12, 0.0)
     >>> expect_close("roc_auc", "0.8", 0.8)
@@ -147,6 +156,8 @@ def expect_same_items(name: str, found: Iterable, expected: Iterable, hint: str 
     """Fail unless ``found`` holds the same distinct items as ``expected``, in any order.
 
     The message lists the items that should not be there, but only counts the missing ones.
+    ``name`` is the checked expression as the message shows it, ``hint`` an
+    optional sentence appended to a failure message (a nudge towards the mistake).
 
     >>> expect_same_items("sentinel columns", ["pdays", "job"], {"job", "pdays"})
     >>> expect_same_items("sentinel columns", ["pdays", "age"], ["pdays", "job", "contact"])
@@ -175,9 +186,13 @@ def expect_values_close(name: str, found, expected, tolerance: float = TOLERANCE
                         hint: str = "") -> None:
     """Fail unless two Series (by label) or two arrays (by position) hold close values.
 
-    Labels must match as sets (their order does not matter); arrays must have the same
-    shape. Missing values must sit in the same places. The message names the first label or
-    position that differs and what was found there.
+    ``found`` is what the student's code gave; ``expected`` is a Series, or anything NumPy
+    reads as an array of numbers. Labels must match as sets (their order does not matter);
+    arrays must have the same shape. Values count as close within ``tolerance``, as in
+    :func:`expect_close`, and missing values must sit in the same places. The message names
+    the first label or position that differs and what was found there.
+    ``name`` is the checked expression as the message shows it, ``hint`` an
+    optional sentence appended to a failure message (a nudge towards the mistake).
 
     >>> expect_values_close("scale(...)", np.array([0.0, 0.5, 1.0]), [0, 0.5, 1])
     >>> expect_values_close("missing_shares(frame)", pd.Series({"age": 0.1, "balance": 0.3}),
@@ -214,6 +229,10 @@ def expect_values_close(name: str, found, expected, tolerance: float = TOLERANCE
 def expect_raises(name: str, error: type[BaseException], function: Callable, *args,
                   hint: str = "", **kwargs) -> None:
     """Fail unless calling ``function(*args, **kwargs)`` raises ``error``.
+
+    ``error`` is the exception class wanted (a subclass of it counts too).
+    ``name`` is the checked expression as the message shows it, ``hint`` an
+    optional sentence appended to a failure message (a nudge towards the mistake).
 
     >>> expect_raises("int('x')", ValueError, int, "x")
     >>> expect_raises("scale(train, values, 'rank')", ValueError, lambda: None)

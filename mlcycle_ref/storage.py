@@ -7,17 +7,7 @@ it. One code path serves both; only the URL changes.
 
 Connections are not pooled: each operation opens one and closes it, so a store survives a
 ``fork`` (training jobs run in forked workers) and leaves no file handle behind.
-
->>> import tempfile
->>> from sqlalchemy import Column, MetaData, String, Table, select
->>> metadata = MetaData()
->>> notes = Table("notes", metadata, Column("text", String))
->>> engine = open_engine(f"sqlite:///{tempfile.mkdtemp()}/notes.db", metadata)
->>> with engine.begin() as connection:
-...     _ = connection.execute(notes.insert().values(text="hello"))
->>> with engine.connect() as connection:
-...     connection.execute(select(notes.c.text)).scalar()
-'hello'
+:func:`open_engine` shows a store made and used.
 """
 
 from __future__ import annotations
@@ -63,6 +53,17 @@ def open_engine(url: str, metadata: MetaData) -> Engine:
     A SQLite file's folder is created; writers from several processes wait for each other.
     A database that cannot be reached raises ``ConnectionError`` naming the URL (password
     hidden).
+
+    >>> import tempfile
+    >>> from sqlalchemy import Column, MetaData, String, Table, select
+    >>> metadata = MetaData()
+    >>> notes = Table("notes", metadata, Column("text", String))
+    >>> engine = open_engine(f"sqlite:///{tempfile.mkdtemp()}/notes.db", metadata)
+    >>> with engine.begin() as connection:
+    ...     _ = connection.execute(notes.insert().values(text="hello"))
+    >>> with engine.connect() as connection:
+    ...     connection.execute(select(notes.c.text)).scalar()
+    'hello'
     """
     parsed = make_url(url)
     options = {"poolclass": NullPool}
