@@ -5,11 +5,13 @@ import textwrap
 from functools import cache
 from pathlib import Path
 
+import jsonschema
 import pytest
 import yaml
 
 from mlcycle_ref.quiz import BankError, check, load_bank
-from mlcycle_ref.quiz.bank import KINDS, banks_dir
+from mlcycle_ref.quiz.bank import KINDS, bank_schema, banks_dir
+from mlcycle_ref.quiz.rubric import KEYWORD_CAP
 
 BANKS = ("quiz", "essays", "glossary", "personas")
 ROOT = Path(__file__).resolve().parents[1]
@@ -153,29 +155,6 @@ QUESTION = textwrap.dedent("""\
     {extra}""")
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("title: t\n", r"expected 'questions', 'terms' or 'personas'"),
-    ("- just a list\n", r"expected a mapping at the top"),
-    ("title: [unclosed\n", r"not valid YAML"),
-    (QUESTION.replace("kind: single", "kind: essayish"), r"question x1: field 'kind'"),
-    (QUESTION.replace("    prompt: Pick one.\n", ""), r"question x1: field 'prompt': missing"),
-    (QUESTION.replace("answer: a", "answer: c"), r"question x1: field 'answer'"),
-    (QUESTION.replace("link: book/lifecycle/training", "link: https://example.com"),
-     r"question x1: field 'link'"),
-    (QUESTION.replace("difficulty: easy", "difficulty: tricky"),
-     r"question x1: field 'difficulty'"),
-    (QUESTION.replace("tags: [t]", "tags: [t]\n    colour: red"), r"question x1: field 'colour'"),
-    (QUESTION.replace("id: x1", "id: X 1"), r"question #1: field 'id'"),
-    (QUESTION.format(extra="  - " + QUESTION.split("  - ", 1)[1]), r"question x1: field 'id': dup"),
-])
-def test_schema_errors_name_the_file_the_question_and_the_field(tmp_path, text, message):
-    path = tmp_path / "broken.yml"
-    path.write_text(text.replace("{extra}", ""))
-    with pytest.raises(BankError, match=message) as error:
-        load_bank(path)
-    assert str(path) in str(error.value)
-
-
 SHORT = textwrap.dedent("""\
     title: t
     questions:
@@ -207,6 +186,87 @@ def test_rubric_errors_name_the_point(tmp_path, old, new, message):
     path.write_text(SHORT.replace(old, new))
     with pytest.raises(BankError, match=message):
         load_bank(path)
+
+
+def replaced(*changes):
+    """QUESTION with each (old, new) change made."""
+    text = QUESTION.format(extra="")
+    for old, new in changes:
+        assert old in text, old
+        text = text.replace(old, new)
+    return text
+
+
+GLOSSARY_BANK = "title: g\nlink: book/glossary\nterms:\n  - {id: a, term: A, definition: first}\n"
+PERSONAS_BANK = ("title: p\nlink: book/personas/index\npersonas:\n"
+                 "  - {id: a, name: A, summary: first}\n  - {id: b, name: B, summary: second}\n"
+                 "items:\n  - {id: i1, kind: task, persona: a, text: Clean data}\n")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("title: t\n", r"expected 'questions', 'terms' or 'personas'"),
+    ("- just a list\n", r"expected a mapping at the top"),
+    ("title: [unclosed\n", r"not valid YAML"),
+    (QUESTION.replace("kind: single", "kind: essayish"), r"question x1: field 'kind'"),
+    (QUESTION.replace("    prompt: Pick one.\n", ""), r"question x1: field 'prompt': missing"),
+    (QUESTION.replace("answer: a", "answer: c"), r"question x1: field 'answer'"),
+    (QUESTION.replace("link: book/lifecycle/training", "link: https://example.com"),
+     r"question x1: field 'link'"),
+    (QUESTION.replace("difficulty: easy", "difficulty: tricky"),
+     r"question x1: field 'difficulty'"),
+    (QUESTION.replace("tags: [t]", "tags: [t]\n    colour: red"), r"question x1: field 'colour'"),
+    (QUESTION.replace("id: x1", "id: X 1"), r"question #1: field 'id'"),
+    (QUESTION.format(extra="  - " + QUESTION.split("  - ", 1)[1]), r"question x1: field 'id': dup"),
+    ("questions: []\n", r"broken\.yml: field 'title': missing"),
+    (replaced(("title: A test bank", "title: t\npass_mark: 0.3")),
+     r"broken\.yml: field 'pass_mark': expected a number above 0\.4"),
+    ("title: t\nquestions:\n  - just text\n",
+     r"question #1: expected a mapping of the question's fields, found 'just text'"),
+    (replaced(("tags: [t]", "tags: []")),
+     r"question x1: field 'tags': expected a list of at least one non-empty text, found \[\]"),
+    (replaced(("tags: [t]", "tags: [t, '  ']")),
+     r"question x1: field 'tags' item 2: expected non-empty text, found '  '"),
+    (replaced(("choices: [a, b]", "choices: [a, a]")),
+     r"question x1: field 'choices': expected a list of at least two different non-empty"),
+    (replaced(("kind: single", "kind: truefalse"), ("    choices: [a, b]\n", ""),
+              ("answer: a", "answer: maybe")),
+     r"question x1: field 'answer': expected true or false, found 'maybe'"),
+    (replaced(("kind: single", "kind: numeric"), ("    choices: [a, b]\n", ""),
+              ("answer: a", "answer: 10\n    tolerance: -1")),
+     r"question x1: field 'tolerance': expected a number >= 0, found -1"),
+    (replaced(("kind: single", "kind: matching"),
+              ("    choices: [a, b]\n    answer: a\n", "    pairs: [[a, b, c], [d, e]]\n")),
+     r"question x1: field 'pairs' pair 1: expected a \[left, right\] pair of texts"),
+    (SHORT.replace("phrasings: [\"reason\"]", "phrasings: [\"reason\"]\n        weight: 2"),
+     r"question s1: field 'rubric' point 1: field 'weight': unknown \(fields: contradictions"),
+    (SHORT.replace("tags: [t]", "tags: [t]\n    min_words: 50"),
+     r"question s1: field 'min_words': not used by kind 'short'"),
+    (GLOSSARY_BANK.replace(", definition: first", ""), r"term a: field 'definition': missing"),
+    (GLOSSARY_BANK.replace("id: a", "id: A a"), r"term #1: field 'id': expected lower-case"),
+    (PERSONAS_BANK.replace("kind: task", "kind: chore"),
+     r"item i1: field 'kind': expected task or output, found 'chore'"),
+    (PERSONAS_BANK.replace("  - {id: b, name: B, summary: second}\n", ""),
+     r"field 'personas': expected a list of at least two personas"),
+])
+def test_schema_errors_name_the_file_the_question_and_the_field(tmp_path, text, message):
+    path = tmp_path / "broken.yml"
+    path.write_text(text.replace("{extra}", ""))
+    with pytest.raises(BankError, match=message) as error:
+        load_bank(path)
+    assert str(error.value).startswith(f"{path}: ")
+
+
+def test_the_schema_is_valid_json_schema_and_shares_the_checker_constants():
+    schema = bank_schema()
+    jsonschema.Draft7Validator.check_schema(schema)
+    definitions = schema["definitions"]
+    assert definitions["pass_mark"]["exclusiveMinimum"] == KEYWORD_CAP
+    kind_schemas = {rule["if"]["properties"]["kind"]["enum"][0]
+                    for rule in definitions["question"]["allOf"][1:]}
+    assert kind_schemas == set(KINDS)
+    for name in ("quiz", "essays", "glossary", "personas"):  # jsonschema agrees on every bank
+        data = yaml.safe_load((banks_dir() / f"{name}.yml").read_text(encoding="utf-8"))
+        assert not list(jsonschema.Draft7Validator(schema).iter_errors(data)), name
 
 
 def test_glossary_errors_name_the_term(tmp_path):

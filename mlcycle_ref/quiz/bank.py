@@ -1,10 +1,12 @@
-"""Question banks: the YAML schema of ``quizzes/*.yml``, loading and validation.
+"""Question banks: loading ``quizzes/*.yml`` and checking them against their JSON Schema.
 
 A bank is a YAML file with a ``title`` and either ``questions`` (the quiz, the essays),
 ``terms`` (the glossary) or ``personas`` and ``items`` (the personas exercise). Glossary and
 personas banks also get questions generated from their entries, so every front-end can
-quiz them. The schema is documented in ``quizzes/README.md``; any error names the file,
-the question id and the field.
+quiz them. The format is the JSON Schema ``bank.schema.json`` beside this module (documented
+for authors in ``quizzes/README.md``); what a schema cannot say - an answer that is one of
+the choices, a rubric subject that the question names, ids used once - is checked after it.
+Any error names the file, the question (term, persona, item) and the field.
 
 >>> bank = load_bank("quiz")
 >>> bank.question("q04").kind
@@ -15,10 +17,12 @@ the question id and the field.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
 from dataclasses import dataclass, field, fields
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -26,31 +30,29 @@ import yaml
 
 from mlcycle_ref.errors import MlcycleError
 from mlcycle_ref.paths import course_files
-from mlcycle_ref.quiz.rubric import KEYWORD_CAP, Point, compile_phrasing
+from mlcycle_ref.quiz.rubric import Point, compile_phrasing
 
 # The repository's quizzes/, or the copy an installed wheel carries as package data.
 REPOSITORY_BANKS = course_files("quizzes")
-
-KINDS = ("single", "multiple", "truefalse", "numeric", "text", "short", "essay", "matching",
-         "ordering")
-DIFFICULTIES = ("easy", "medium", "hard")
+#: The JSON Schema (draft 7) of a bank file, shipped as package data.
+SCHEMA_FILE = Path(__file__).with_name("bank.schema.json")
 DEFAULT_PASS_MARK = 0.6
-ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-LINK_PATTERN = re.compile(r"^book/[a-z0-9_/-]+(#[A-Za-z0-9_-]+)?$")
+#: How a schema error names the entry a field belongs to, and the members of a list field.
+ENTRIES = {"questions": "question", "terms": "term", "personas": "persona", "items": "item"}
+MEMBERS = {"rubric": "point", "pairs": "pair"}
 
-COMMON_FIELDS = {"id", "kind", "prompt", "explanation", "link", "difficulty", "tags"}
-KIND_FIELDS = {
-    "single": {"choices", "answer"},
-    "multiple": {"choices", "answer"},
-    "truefalse": {"answer"},
-    "numeric": {"answer", "tolerance", "unit"},
-    "text": {"answer", "accepted"},
-    "short": {"model_answer", "rubric", "subjects", "pass_mark"},
-    "essay": {"model_answer", "rubric", "subjects", "pass_mark", "min_words"},
-    "matching": {"pairs"},
-    "ordering": {"items"},
-}
-OPTIONAL_FIELDS = {"tolerance", "unit", "accepted", "subjects", "pass_mark", "min_words"}
+
+@cache
+def bank_schema() -> dict:
+    """The JSON Schema every bank file follows.
+
+    >>> bank_schema()["definitions"]["common"]["properties"]["difficulty"]["enum"]
+    ['easy', 'medium', 'hard']
+    """
+    return json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+
+
+KINDS = tuple(bank_schema()["definitions"]["common"]["properties"]["kind"]["enum"])
 
 
 class BankError(MlcycleError, ValueError):
@@ -202,7 +204,15 @@ def bank_path(name_or_path: str | Path) -> Path:
 
 
 def load_bank(name_or_path: str | Path) -> Bank:
-    """Load and validate a bank by name (``"quiz"``, ``"glossary"``...) or by path."""
+    """Load and check a bank by name (``"quiz"``, ``"glossary"``...) or by path.
+
+    >>> load_bank("glossary").term("hpo").term
+    'Hyperparameter Optimization'
+    >>> load_bank("no-such-bank")
+    Traceback (most recent call last):
+    ...
+    mlcycle_ref.quiz.bank.BankError: no bank named 'no-such-bank' in ...
+    """
     path = bank_path(name_or_path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -210,42 +220,82 @@ def load_bank(name_or_path: str | Path) -> Bank:
         raise BankError(f"{path}: not valid YAML: {error}") from error
     if not isinstance(data, dict):
         raise BankError(f"{path}: expected a mapping at the top, found {type(data).__name__}")
-    title = _text(data, "title", str(path), "bank")
+    if not {"questions", "terms", "personas"} & set(data):
+        raise BankError(f"{path}: expected 'questions', 'terms' or 'personas' as a non-empty list")
+    validate(data, path)
+    title = data["title"].strip()
     if "terms" in data:
         terms = _terms(data, path)
         return Bank(path.stem, title, path, _glossary_questions(terms), terms=terms)
     if "personas" in data:
         personas, items = _personas(data, path)
-        return Bank(path.stem, title, path, _persona_questions(data, personas, items, path),
+        return Bank(path.stem, title, path, _persona_questions(data, personas, items),
                     personas=personas, items=items)
-    questions = data.get("questions")
-    if not isinstance(questions, list) or not questions:
-        raise BankError(f"{path}: expected 'questions', 'terms' or 'personas' as a non-empty list")
     pass_mark = data.get("pass_mark", DEFAULT_PASS_MARK)
-    parsed = tuple(_question(raw, path, n, pass_mark) for n, raw in enumerate(questions))
+    parsed = tuple(_question(raw, path, pass_mark) for raw in data["questions"])
     _unique([q.id for q in parsed], path, "question")
     return Bank(path.stem, title, path, parsed)
 
 
-def _where(path, ident) -> str:
-    return f"{path}: {ident}"
+@cache
+def _validator():
+    # fastjsonschema compiles the schema to Python once per process; it imports in ~8 ms,
+    # where jsonschema takes ~1 s (its format checkers build a grammar at import), which
+    # would double the start of `mlcycle quiz check`.
+    import fastjsonschema
+
+    return fastjsonschema.compile(bank_schema())
 
 
-def _text(raw: dict, key: str, path, ident: str) -> str:
-    value = raw.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise BankError(f"{_where(path, ident)}: field {key!r}: expected non-empty text, "
-                        f"found {value!r}")
-    return value.strip()
+def validate(data: Any, path: Path) -> None:
+    """Check a bank's data against :func:`bank_schema`; the error names the file, the
+    question (term, persona, item) and the field.
+
+    >>> validate({"title": "t", "questions": [{"id": "q1", "kind": "truefalse"}]}, "b.yml")
+    Traceback (most recent call last):
+    ...
+    mlcycle_ref.quiz.bank.BankError: b.yml: question q1: field 'prompt': missing
+    """
+    import fastjsonschema
+
+    try:
+        _validator()(data)
+    except fastjsonschema.JsonSchemaValueException as error:
+        raise BankError(f"{path}: {_explain(error, data)}") from None
 
 
-def _texts(raw: dict, key: str, path, ident: str, minimum: int = 1) -> tuple[str, ...]:
-    value = raw.get(key)
-    if (not isinstance(value, list) or len(value) < minimum
-            or not all(isinstance(v, str) and v.strip() for v in value)):
-        raise BankError(f"{_where(path, ident)}: field {key!r}: expected a list of at least "
-                        f"{minimum} non-empty texts, found {value!r}")
-    return tuple(v.strip() for v in value)
+def _explain(error, data: dict) -> str:
+    """Where a schema error is - entry, then fields - and what is wrong there."""
+    steps = [int(step) if step.isdigit() else step for step in error.path[1:]]
+    if error.rule == "required":
+        steps.append(next(key for key in error.rule_definition if key not in error.value))
+        problem = "missing"
+    elif error.rule == "additionalProperties":
+        allowed = sorted(error.definition["properties"])
+        steps.append(min((key for key in error.value if key not in allowed), key=str))
+        problem = (f"not used by kind {error.value['kind']!r} (fields: {', '.join(allowed)})"
+                   if steps[0] == "questions" and len(steps) == 3 else
+                   f"unknown (fields: {', '.join(allowed)}; quote text that has a comma)")
+    else:
+        problem = (f"expected {error.definition.get('description', error.message)}, "
+                   f"found {error.value!r}")
+    parts = []
+    if steps[0] in ENTRIES and len(steps) > 1:
+        entry = data[steps[0]][steps[1]]
+        ident = entry.get("id") if isinstance(entry, dict) else None
+        named = isinstance(ident, str) and steps[2:] != ["id"]
+        parts.append(f"{ENTRIES[steps[0]]} {ident if named else '#' + str(steps[1] + 1)}")
+        steps = steps[2:]
+    for n, step in enumerate(steps):
+        if isinstance(step, int):  # a member of the list field named just before it
+            parts[-1] += f" {MEMBERS.get(steps[n - 1], 'item')} {step + 1}"
+        else:
+            parts.append(f"field {step!r}")
+    return ": ".join(parts + [problem])
+
+
+def _stripped(texts) -> tuple[str, ...]:
+    return tuple(text.strip() for text in texts)
 
 
 def _unique(ids: list[str], path, what: str) -> None:
@@ -256,169 +306,73 @@ def _unique(ids: list[str], path, what: str) -> None:
         seen.add(ident)
 
 
-def _question(raw: Any, path: Path, n: int, pass_mark: float) -> Question:
-    if not isinstance(raw, dict):
-        raise BankError(f"{path}: question #{n + 1}: expected a mapping, found {raw!r}")
-    ident = raw.get("id")
-    if not isinstance(ident, str) or not ID_PATTERN.match(ident):
-        raise BankError(f"{path}: question #{n + 1}: field 'id': expected lower-case letters, "
-                        f"digits, - or _, found {ident!r}")
-    where = f"question {ident}"
-    kind = raw.get("kind")
-    if kind not in KINDS:
-        raise BankError(f"{path}: {where}: field 'kind': expected one of {', '.join(KINDS)}, "
-                        f"found {kind!r}")
-    allowed = COMMON_FIELDS | KIND_FIELDS[kind]
-    unknown = sorted(set(raw) - allowed)
-    if unknown:
-        raise BankError(f"{path}: {where}: field {unknown[0]!r}: not used by kind {kind!r} "
-                        f"(fields: {', '.join(sorted(allowed))})")
-    missing = sorted(allowed - OPTIONAL_FIELDS - set(raw))
-    if missing:
-        raise BankError(f"{path}: {where}: field {missing[0]!r}: missing")
-    link = _text(raw, "link", path, where)
-    if not LINK_PATTERN.match(link):
-        raise BankError(f"{path}: {where}: field 'link': expected a book page such as "
-                        f"'book/lifecycle/training#evaluation', found {link!r}")
-    difficulty = raw.get("difficulty")
-    if difficulty not in DIFFICULTIES:
-        raise BankError(f"{path}: {where}: field 'difficulty': expected one of "
-                        f"{', '.join(DIFFICULTIES)}, found {difficulty!r}")
-    common = dict(
-        id=ident, kind=kind, prompt=_text(raw, "prompt", path, where),
-        explanation=_text(raw, "explanation", path, where), link=link, difficulty=difficulty,
-        tags=_texts(raw, "tags", path, where),
-    )
-    return Question(**common, **_kind_fields(raw, kind, path, where, pass_mark))
-
-
-def _kind_fields(raw: dict, kind: str, path: Path, where: str, pass_mark: float) -> dict:
+def _question(raw: dict, path: Path, pass_mark: float) -> Question:
+    where, kind = f"{path}: question {raw['id']}", raw["kind"]
+    found = dict(id=raw["id"], kind=kind, prompt=raw["prompt"].strip(),
+                 explanation=raw["explanation"].strip(), link=raw["link"],
+                 difficulty=raw["difficulty"], tags=_stripped(raw["tags"]))
     if kind in ("single", "multiple"):
-        choices = _texts(raw, "choices", path, where, minimum=2)
-        if len(set(choices)) < len(choices):
-            raise BankError(f"{path}: {where}: field 'choices': two choices are the same")
         answers = raw["answer"] if kind == "multiple" else [raw["answer"]]
-        if not isinstance(answers, list) or not answers or any(a not in choices for a in answers):
-            raise BankError(f"{path}: {where}: field 'answer': expected "
+        if any(answer not in raw["choices"] for answer in answers):
+            raise BankError(f"{where}: field 'answer': expected "
                             f"{'a list of choices' if kind == 'multiple' else 'one of the choices'}"
                             f", found {raw['answer']!r}")
-        answer = tuple(a.strip() for a in answers) if kind == "multiple" else answers[0].strip()
-        return dict(choices=choices, answer=answer)
-    if kind == "truefalse":
-        if not isinstance(raw["answer"], bool):
-            raise BankError(f"{path}: {where}: field 'answer': expected true or false, "
-                            f"found {raw['answer']!r}")
-        return dict(answer=raw["answer"])
-    if kind == "numeric":
-        numbers = {key: raw.get(key, 0) for key in ("answer", "tolerance")}
-        for key, value in numbers.items():
-            if isinstance(value, bool) or not isinstance(value, int | float) or (
-                    key == "tolerance" and value < 0):
-                raise BankError(f"{path}: {where}: field {key!r}: expected a number"
-                                f"{' >= 0' if key == 'tolerance' else ''}, found {value!r}")
-        return dict(answer=float(numbers["answer"]), tolerance=float(numbers["tolerance"]),
-                    unit=str(raw.get("unit", "")))
-    if kind == "text":
-        accepted = _texts(raw, "accepted", path, where, minimum=0) if "accepted" in raw else ()
-        return dict(answer=_text(raw, "answer", path, where), accepted=accepted)
-    if kind == "matching":
-        pairs = raw["pairs"]
-        if (not isinstance(pairs, list) or len(pairs) < 2 or not all(
-                isinstance(p, list) and len(p) == 2 and all(isinstance(s, str) for s in p)
-                for p in pairs)):
-            raise BankError(f"{path}: {where}: field 'pairs': expected a list of at least two "
-                            f"[left, right] pairs of texts, found {pairs!r}")
-        lefts = [p[0] for p in pairs]
+        answer = _stripped(answers) if kind == "multiple" else answers[0].strip()
+        found.update(choices=_stripped(raw["choices"]), answer=answer)
+    elif kind == "truefalse":
+        found.update(answer=raw["answer"])
+    elif kind == "numeric":
+        found.update(answer=float(raw["answer"]), tolerance=float(raw.get("tolerance", 0)),
+                     unit=raw.get("unit", ""))
+    elif kind == "text":
+        found.update(answer=raw["answer"].strip(), accepted=_stripped(raw.get("accepted", [])))
+    elif kind == "matching":
+        lefts = [left for left, _ in raw["pairs"]]
         if len(set(lefts)) < len(lefts):
-            raise BankError(f"{path}: {where}: field 'pairs': a left-hand side appears twice")
-        return dict(pairs=tuple((p[0].strip(), p[1].strip()) for p in pairs))
-    if kind == "ordering":
-        items = _texts(raw, "items", path, where, minimum=2)
-        if len(set(items)) < len(items):
-            raise BankError(f"{path}: {where}: field 'items': an item appears twice")
-        return dict(items=items)
-    return _rubric_fields(raw, kind, path, where, pass_mark)
+            raise BankError(f"{where}: field 'pairs': a left-hand side appears twice")
+        found.update(pairs=tuple((left.strip(), right.strip()) for left, right in raw["pairs"]))
+    elif kind == "ordering":
+        found.update(items=_stripped(raw["items"]))
+    else:
+        found.update(_rubric_fields(raw, where, pass_mark))
+    return Question(**found)
 
 
-def _rubric_fields(raw: dict, kind: str, path: Path, where: str, pass_mark: float) -> dict:
+def _rubric_fields(raw: dict, where: str, pass_mark: float) -> dict:
     subjects = raw.get("subjects", {})
-    if not isinstance(subjects, dict) or not all(
-            isinstance(v, list) and v and all(isinstance(a, str) for a in v)
-            for v in subjects.values()):
-        raise BankError(f"{path}: {where}: field 'subjects': expected a mapping of names to "
-                        f"lists of the words that mention them, found {subjects!r}")
-    rubric = raw["rubric"]
-    if not isinstance(rubric, list) or not rubric:
-        raise BankError(f"{path}: {where}: field 'rubric': expected a non-empty list of points, "
-                        f"found {rubric!r}")
     points = []
-    for n, item in enumerate(rubric):
+    for n, item in enumerate(raw["rubric"]):
         at = f"{where}: field 'rubric' point {n + 1}"
-        if not isinstance(item, dict) or set(item) - {"point", "phrasings", "contradictions",
-                                                       "subject", "part"}:
-            raise BankError(f"{path}: {at}: expected point, phrasings and optionally "
-                            f"contradictions, subject and part, found {item!r}")
-        part = item.get("part")
-        if part is not None and (not isinstance(part, str) or not part.strip()):
-            raise BankError(f"{path}: {at}: field 'part': expected a short name of a part of "
-                            f"the question, found {part!r}")
         subject = item.get("subject")
         if subject is not None and subject not in subjects:
-            raise BankError(f"{path}: {at}: subject {subject!r} is not one of the question's "
+            raise BankError(f"{at}: subject {subject!r} is not one of the question's "
                             f"subjects {sorted(subjects)}")
-        phrasings = _texts(item, "phrasings", path, at)
-        contradictions = (_texts(item, "contradictions", path, at)
-                          if "contradictions" in item else ())
+        phrasings = _stripped(item["phrasings"])
+        contradictions = _stripped(item.get("contradictions", []))
         for phrasing in phrasings + contradictions:
             if not compile_phrasing(phrasing):
-                raise BankError(f"{path}: {at}: phrasing {phrasing!r} has no content words")
-        points.append(Point(_text(item, "point", path, at), phrasings, contradictions, subject,
-                            part))
-    mark = raw.get("pass_mark", pass_mark)
-    if isinstance(mark, bool) or not isinstance(mark, int | float) or not (
-            KEYWORD_CAP < mark <= 1):
-        raise BankError(f"{path}: {where}: field 'pass_mark': expected a number above "
-                        f"{KEYWORD_CAP} and at most 1, found {mark!r}")
-    min_words = raw.get("min_words", 0)
-    if isinstance(min_words, bool) or not isinstance(min_words, int) or min_words < 0:
-        raise BankError(f"{path}: {where}: field 'min_words': expected a whole number >= 0, "
-                        f"found {min_words!r}")
+                raise BankError(f"{at}: phrasing {phrasing!r} has no content words")
+        points.append(Point(item["point"].strip(), phrasings, contradictions, subject,
+                            item.get("part")))
     return dict(
-        model_answer=_text(raw, "model_answer", path, where),
-        rubric=tuple(points),
+        model_answer=raw["model_answer"].strip(), rubric=tuple(points),
         subjects=tuple((name, tuple(aliases)) for name, aliases in subjects.items()),
-        pass_mark=float(mark),
-        min_words=min_words,
-    )
+        pass_mark=float(raw.get("pass_mark", pass_mark)), min_words=raw.get("min_words", 0))
 
 
 def _terms(data: dict, path: Path) -> tuple[Term, ...]:
-    link = _text(data, "link", path, "bank")
-    raw_terms = data.get("terms")
-    if not isinstance(raw_terms, list) or not raw_terms:
-        raise BankError(f"{path}: field 'terms': expected a non-empty list")
-    terms = []
-    for n, raw in enumerate(raw_terms):
-        ident = raw.get("id") if isinstance(raw, dict) else None
-        if not isinstance(ident, str) or not ID_PATTERN.match(ident):
-            raise BankError(f"{path}: term #{n + 1}: field 'id': expected lower-case letters, "
-                            f"digits, - or _, found {ident!r}")
-        where = f"term {ident}"
-        _known_fields(raw, {"id", "term", "definition", "aliases", "related"}, path, where)
-        term = _text(raw, "term", path, where)
-        terms.append(Term(
-            id=ident, term=term, definition=_text(raw, "definition", path, where),
-            aliases=_texts(raw, "aliases", path, where, 0) if "aliases" in raw else (),
-            related=_texts(raw, "related", path, where, 0) if "related" in raw else (),
-            link=f"{link}#term-{re.sub(r'[^A-Za-z0-9]+', '-', term).strip('-')}",
-        ))
+    terms = tuple(Term(
+        id=raw["id"], term=raw["term"].strip(), definition=raw["definition"].strip(),
+        aliases=_stripped(raw.get("aliases", [])), related=_stripped(raw.get("related", [])),
+        link=f"{data['link']}#term-{re.sub(r'[^A-Za-z0-9]+', '-', raw['term']).strip('-')}",
+    ) for raw in data["terms"])
     _unique([t.id for t in terms], path, "term")
     ids = {t.id for t in terms}
     for term in terms:
         for other in term.related:
             if other not in ids:
                 raise BankError(f"{path}: term {term.id}: field 'related': no term {other!r}")
-    return tuple(terms)
+    return terms
 
 
 def definition_choices(term: Term, terms: tuple[Term, ...], rng: random.Random,
@@ -452,50 +406,24 @@ def _glossary_questions(terms: tuple[Term, ...]) -> tuple[Question, ...]:
     return tuple(questions)
 
 
-def _known_fields(raw: dict, known: set, path: Path, where: str) -> None:
-    # A stray key is usually a YAML slip, such as an unquoted comma in a flow mapping.
-    unknown = sorted(set(raw) - known, key=str)
-    if unknown:
-        raise BankError(f"{path}: {where}: field {unknown[0]!r}: unknown "
-                        f"(fields: {', '.join(sorted(known))}; quote text that has a comma)")
-
-
 def _personas(data: dict, path: Path) -> tuple[tuple[Persona, ...], tuple[PersonaItem, ...]]:
-    raw_personas, raw_items = data.get("personas"), data.get("items")
-    if not isinstance(raw_personas, list) or len(raw_personas) < 2:
-        raise BankError(f"{path}: field 'personas': expected a list of at least two personas")
-    if not isinstance(raw_items, list) or not raw_items:
-        raise BankError(f"{path}: field 'items': expected a non-empty list")
-    personas = []
-    for n, raw in enumerate(raw_personas):
-        raw = raw if isinstance(raw, dict) else {}
-        where = f"persona {raw.get('id', '#' + str(n + 1))}"
-        _known_fields(raw, {"id", "name", "summary"}, path, where)
-        personas.append(Persona(_text(raw, "id", path, where), _text(raw, "name", path, where),
-                                _text(raw, "summary", path, where)))
+    personas = tuple(Persona(*(raw[key].strip() for key in ("id", "name", "summary")))
+                     for raw in data["personas"])
     _unique([p.id for p in personas], path, "persona")
     ids = {p.id for p in personas}
-    items = []
-    for n, raw in enumerate(raw_items):
-        raw = raw if isinstance(raw, dict) else {}
-        where = f"item {raw.get('id', '#' + str(n + 1))}"
-        _known_fields(raw, {"id", "text", "persona", "kind"}, path, where)
-        item = PersonaItem(_text(raw, "id", path, where), _text(raw, "text", path, where),
-                           _text(raw, "persona", path, where), _text(raw, "kind", path, where))
+    items = tuple(PersonaItem(*(raw[key].strip() for key in ("id", "text", "persona", "kind")))
+                  for raw in data["items"])
+    for item in items:
         if item.persona not in ids:
-            raise BankError(f"{path}: {where}: field 'persona': expected one of {sorted(ids)}, "
-                            f"found {item.persona!r}")
-        if item.kind not in ("task", "output"):
-            raise BankError(f"{path}: {where}: field 'kind': expected task or output, "
-                            f"found {item.kind!r}")
-        items.append(item)
+            raise BankError(f"{path}: item {item.id}: field 'persona': expected one of "
+                            f"{sorted(ids)}, found {item.persona!r}")
     _unique([i.id for i in items], path, "item")
     _unique([i.text for i in items], path, "item text")
-    return tuple(personas), tuple(items)
+    return personas, items
 
 
-def _persona_questions(data: dict, personas, items, path: Path) -> tuple[Question, ...]:
-    link = _text(data, "link", path, "bank")
+def _persona_questions(data: dict, personas, items) -> tuple[Question, ...]:
+    link = data["link"]
     names = {p.id: p.name for p in personas}
     common = dict(link=link, difficulty="easy", tags=("personas",))
     questions = [Question(
