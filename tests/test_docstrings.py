@@ -41,8 +41,6 @@ NOT_YET = {
     # Still to be brought up to both checks (issues 15/16).
     **dict.fromkeys(
         [f"mlcycle_ref.{name}" for name in (
-            "cli",
-            "cli.datasets",
             "course.cells",
             "course.cli",
             "course.collect",
@@ -54,11 +52,6 @@ NOT_YET = {
             "course.problems",
             "course.report",
             "course.restore",
-            "jobs.cli",
-            "jobs.job",
-            "jobs.launch",
-            "jobs.store",
-            "jobs.worker",
             "labs",
             "labs.cli",
             "labs.jupyter",

@@ -61,6 +61,9 @@ def _command(argv: list[str]) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line and return its exit status.
 
+    ``argv`` holds the arguments after ``mlcycle``; None reads them from ``sys.argv``. A
+    :class:`~mlcycle_ref.errors.MlcycleError` is printed as a message and gives status 2.
+
     >>> main(["simulate", "/no/such/folder/out.csv", "--rows", "5"])
     2
     """

@@ -22,7 +22,8 @@ def _simulate(args) -> int:
 
 
 def register(subparsers) -> None:
-    """Add ``datasets`` and ``simulate OUTPUT`` to a command line.
+    """Add ``datasets`` and ``simulate OUTPUT`` to a command line's ``subparsers`` (what
+    ``ArgumentParser.add_subparsers`` returned).
 
     >>> import argparse
     >>> parser = argparse.ArgumentParser(prog="mlcycle")

@@ -37,7 +37,11 @@ def _stop(args) -> int:
 
 
 def register(subparsers) -> None:
-    """Add ``mlcycle jobs list | describe NAME | logs NAME | stop NAME`` to the command line."""
+    """Add ``mlcycle jobs list | describe NAME | logs NAME | stop NAME`` to the command line.
+
+    ``subparsers`` is the object ``ArgumentParser.add_subparsers`` returned for the
+    ``mlcycle`` command.
+    """
     jobs = subparsers.add_parser("jobs", help="list and inspect training jobs")
     jobs.add_argument("--store", default=None,
                       help="job store URL (default: sqlite:///<data dir>/jobs.db)")

@@ -85,7 +85,25 @@ class Job:
     """A training job: its status, history, metrics, log and artifacts.
 
     Get one from :func:`run` or :meth:`JobStore.get`. Reading ``status`` looks at the job's
-    folder, so it is always current, whichever process started the job.
+    folder, so it is always current, whichever process started the job. ``name`` is the
+    job's name, unique in its store; ``folder`` the directory holding its spec, history,
+    log and artifacts; ``store`` the :class:`JobStore` to keep informed of status changes
+    (None: the folder alone).
+
+    >>> from mlcycle_ref import data
+    >>> from mlcycle_ref.jobs import JobSpec, run
+    >>> train, validation, _ = data.split(data.load("wine").frame, "target")
+    >>> job = run(JobSpec("linear", "multiclass", "target", train, validation), wait=False)
+    >>> job.wait(timeout=120).status
+    'Completed'
+    >>> job.spec()["algorithm"], job.metrics()["validation:accuracy"] > 0.8
+    ('linear', True)
+    >>> [step["status"] for step in job.describe()["status_transitions"]]
+    ['Starting', 'Training', 'Uploading', 'Completed']
+    >>> "train channel: 124 rows" in job.logs()
+    True
+    >>> job.stop().status  # a finished job stays as it ended
+    'Completed'
     """
 
     def __init__(self, name: str, folder: str | Path, store: JobStore | None = None):
@@ -197,7 +215,8 @@ class Job:
         }
 
     def wait(self, timeout: float | None = None) -> Job:
-        """Block until the job has finished and return it; ``TimeoutError`` after ``timeout`` s."""
+        """Block until the job has finished and return it; ``TimeoutError`` after ``timeout``
+        seconds (None, the default, waits as long as it takes)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while not self.finished:
             if deadline is not None and time.monotonic() > deadline:

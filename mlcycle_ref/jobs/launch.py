@@ -55,12 +55,13 @@ def run(spec: JobSpec, *, backend: str = "local", wait: bool = True, store=None,
         client=None) -> Job:
     """Start a training job and return it (finished when ``wait`` is true).
 
-    ``store`` is a :class:`JobStore` or its URL (default store when None). ``client`` (dask
-    backend only) is a ``distributed.Client`` or a scheduler address; None starts a
-    ``LocalCluster`` once per process; on a cluster of several machines the job folders
-    (``JobSpec.output``) must be on a file system that every Dask worker reaches. A failure
-    inside the job never raises here: look at ``job.status`` and
-    ``job.describe()["failure_reason"]``.
+    ``spec`` says what to train and with which resources; ``backend`` is "local" (a worker
+    process on this machine) or "dask". ``store`` is a :class:`JobStore` or its URL (default
+    store when None). ``client`` (dask backend only) is a ``distributed.Client`` or a
+    scheduler address; None starts a ``LocalCluster`` once per process; on a cluster of
+    several machines the job folders (``JobSpec.output``) must be on a file system that every
+    Dask worker reaches. A failure inside the job never raises here: look at ``job.status``
+    and ``job.describe()["failure_reason"]``.
 
     >>> import os, tempfile
     >>> os.environ["MLCYCLE_DATA_DIR"] = tempfile.mkdtemp()

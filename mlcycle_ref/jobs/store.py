@@ -67,7 +67,15 @@ class JobStore:
                 metrics=json.dumps(summary["final_metrics"])))
 
     def get(self, name: str) -> Job:
-        """The job called ``name``; :class:`~mlcycle_ref.errors.NotFound` naming close matches."""
+        """The job called ``name``; :class:`~mlcycle_ref.errors.NotFound` naming close matches.
+
+        >>> import tempfile
+        >>> JobStore(f"sqlite:///{tempfile.mkdtemp()}/jobs.db").get("first-job")
+        ... # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        mlcycle_ref.errors.NotFound: no job called 'first-job' in sqlite:///.../jobs.db
+        """
         with self._engine.connect() as connection:
             folder = connection.execute(
                 select(_JOBS.c.folder).where(_JOBS.c.name == name)).scalar()

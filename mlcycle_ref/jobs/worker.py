@@ -202,7 +202,16 @@ def load_model(job_or_name, store=None) -> Pipeline:
     """Rebuild the fitted pipeline (preprocessor and model) of a completed job.
 
     The model is read from its library's own file (``model.json``, ``model.txt`` or
-    ``model.joblib``). ``job_or_name`` is a :class:`Job` or a job name in ``store``.
+    ``model.joblib``). ``job_or_name`` is a :class:`Job` or a job name in ``store`` (a
+    :class:`JobStore` or its URL; None: the default store).
+
+    >>> from mlcycle_ref import data
+    >>> from mlcycle_ref.jobs import JobSpec, run
+    >>> train, _, test = data.split(data.load("penguins").frame, "species")
+    >>> job = run(JobSpec("linear", "multiclass", "species", train, name="penguins-linear"))
+    >>> model = load_model("penguins-linear")
+    >>> sorted(set(model.predict(test))) <= ["Adelie", "Chinstrap", "Gentoo"]
+    True
     """
     job = job_or_name if isinstance(job_or_name, Job) else as_store(store).get(job_or_name)
     if job.status != "Completed":
