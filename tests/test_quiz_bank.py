@@ -256,6 +256,21 @@ def test_schema_errors_name_the_file_the_question_and_the_field(tmp_path, text, 
     assert str(error.value).startswith(f"{path}: ")
 
 
+def test_a_bank_is_checked_against_the_schema_once_per_version_of_its_text(
+        tmp_path, monkeypatch):
+    monkeypatch.setenv("MLCYCLE_DATA_DIR", str(tmp_path / "data"))
+    path = tmp_path / "mine.yml"
+    path.write_text(QUESTION.format(extra=""))
+    assert load_bank(path).question("x1").answer == "a"
+    checked = tmp_path / "data" / "checked-banks"
+    assert len(list(checked.iterdir())) == 1
+    assert load_bank(path).question("x1").answer == "a"  # the same text: no new mark
+    path.write_text(QUESTION.format(extra="").replace("difficulty: easy", "difficulty: tricky"))
+    with pytest.raises(BankError, match=r"field 'difficulty'"):  # a new text is checked again
+        load_bank(path)
+    assert len(list(checked.iterdir())) == 1
+
+
 def test_the_schema_is_valid_json_schema_and_shares_the_checker_constants():
     schema = bank_schema()
     jsonschema.Draft7Validator.check_schema(schema)

@@ -17,10 +17,12 @@ Any error names the file, the question (term, persona, item) and the field.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
 import re
+from contextlib import suppress
 from dataclasses import dataclass, field, fields
 from functools import cache
 from pathlib import Path
@@ -29,7 +31,7 @@ from typing import Any
 import yaml
 
 from mlcycle_ref.errors import MlcycleError
-from mlcycle_ref.paths import course_files
+from mlcycle_ref.paths import course_files, data_dir
 from mlcycle_ref.quiz.rubric import Point, compile_phrasing
 
 # The repository's quizzes/, or the copy an installed wheel carries as package data.
@@ -214,15 +216,21 @@ def load_bank(name_or_path: str | Path) -> Bank:
     mlcycle_ref.quiz.bank.BankError: no bank named 'no-such-bank' in ...
     """
     path = bank_path(name_or_path)
+    text = path.read_text(encoding="utf-8")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(text)
     except yaml.YAMLError as error:
         raise BankError(f"{path}: not valid YAML: {error}") from error
     if not isinstance(data, dict):
         raise BankError(f"{path}: expected a mapping at the top, found {type(data).__name__}")
     if not {"questions", "terms", "personas"} & set(data):
         raise BankError(f"{path}: expected 'questions', 'terms' or 'personas' as a non-empty list")
-    validate(data, path)
+    passed = _passed_marker(text)
+    if not passed.exists():
+        validate(data, path)
+        with suppress(OSError):  # a read-only data folder only costs checking again next time
+            passed.parent.mkdir(parents=True, exist_ok=True)
+            passed.touch()
     title = data["title"].strip()
     if "terms" in data:
         terms = _terms(data, path)
@@ -235,6 +243,17 @@ def load_bank(name_or_path: str | Path) -> Bank:
     parsed = tuple(_question(raw, path, pass_mark) for raw in data["questions"])
     _unique([q.id for q in parsed], path, "question")
     return Bank(path.stem, title, path, parsed)
+
+
+def _passed_marker(text: str) -> Path:
+    """The file whose presence says that a bank with this exact text passed this schema.
+
+    Compiling the schema costs tens of milliseconds per process, so `mlcycle quiz check`
+    checks a bank against it once per version of the bank (or of the schema), not on every
+    run; the checks after the schema run on every load.
+    """
+    digest = hashlib.sha256(SCHEMA_FILE.read_bytes() + text.encode()).hexdigest()
+    return data_dir() / "checked-banks" / digest
 
 
 @cache
