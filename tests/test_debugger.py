@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 import xgboost
 
-from mlcycle_ref import data, debugger, models
+from mlcycle_ref import callbacks, data, debugger, models
 from mlcycle_ref.debugger import ERROR, ISSUES, NO_ISSUES
+from mlcycle_ref.errors import MlcycleError
 
 
 def make_frame(n_rows, *, seed=0, informative=6, noise=2, flip=0.03, positive_share=None):
@@ -191,9 +192,30 @@ def test_a_monitor_survives_cloning_inside_a_pipeline():
     assert len(monitor.history) == 8
 
 
+def test_a_plain_monitor_watches_lightgbm_through_the_shared_adapter():
+    frame = make_frame(1_000)
+    X, y = frame.drop(columns="y"), frame["y"]
+    monitor = debugger.Monitor([debugger.TreeDepth(depth=1)], data=(X, y), check_every=3)
+    assert isinstance(monitor, callbacks.RoundCallback)
+    assert debugger.XGBoostMonitor is debugger.Monitor
+    lightgbm.LGBMClassifier(n_estimators=6, num_leaves=4, verbose=-1).fit(
+        X, y, eval_X=(X,), eval_y=(y,), callbacks=[monitor.lightgbm])
+    assert monitor.history.index.tolist() == list(range(6))
+    assert monitor.history["tree_depth"].between(2, 3).all()
+    assert monitor.results()["status"].tolist() == [ISSUES]
+    assert monitor.classes == [0, 1]
+    # A second fit starts a fresh record.
+    lightgbm.LGBMClassifier(n_estimators=2, verbose=-1).fit(X, y, callbacks=[monitor.lightgbm])
+    assert len(monitor.history) == 2
+
+
 def test_rules_reject_bad_parameters():
-    with pytest.raises(ValueError, match="mode must be 'TRAIN' or 'EVAL'"):
+    with pytest.raises(debugger.DebuggerError, match="mode must be 'TRAIN' or 'EVAL'"):
         debugger.LossNotDecreasing(mode="train")
+    with pytest.raises(MlcycleError, match="importance_type must be 'weight' or 'gain'"):
+        debugger.FeatureImportanceOverweight(importance_type="cover")
+    with pytest.raises(ValueError, match="check_every must be >= 1"):
+        debugger.Monitor(check_every=0)
     with pytest.raises(TypeError, match="rules must be Rule objects"):
         debugger.XGBoostMonitor(["Overfit"])
     with pytest.raises(ValueError, match="algorithm must be 'xgboost' or 'lightgbm'"):
@@ -214,6 +236,21 @@ def test_report_is_one_self_contained_html_file(deep_small, tmp_path):
     for rule in debugger.BUILT_IN_RULES:
         assert rule.__name__ in page
     assert "IssuesFound" in page and "depth=4" in page
+
+
+def test_the_report_escapes_what_it_shows(deep_small, tmp_path):
+    _, monitor = deep_small
+    page = debugger.write_report(monitor, tmp_path / "report.html",
+                                 title='<script>alert("x")</script> & co').read_text()
+    assert "<script>" not in page
+    assert "<title>&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; co</title>" in page
+    assert "60 boosting rounds" in page and "training ran to the end" in page
+
+
+def test_missing_data_is_a_course_error_and_a_lookup_error():
+    with pytest.raises(MlcycleError, match="no validation metric recorded"):
+        debugger.Monitor().loss("validation")
+    assert issubclass(debugger.MissingData, LookupError)
 
 
 @pytest.mark.parametrize("algorithm", ["xgboost", "lightgbm"])
