@@ -222,7 +222,7 @@ def test_feedback_is_a_frozen_dataclass():
     ("q05", "pandas loads and filters the data in a data frame. Matplotlib: charts.",
      "answered by a lone term"),
     ("q04", "The model is scored on rows it has not seen, comparing its predictions with the "
-            "true labels, so the estimate of how it generalises is honest, not optimistic.",
+            "true labels; without that you never get an honest estimate of how it generalises.",
      "a negation sits next to a key point"),
     ("q05", "You know, pandas loads and filters data in a data frame and stuff, and Matplotlib "
             "draws the charts.", "padded with filler words"),
@@ -231,6 +231,22 @@ def test_a_marginal_pass_is_left_to_the_learner_with_the_reason(question_id, ans
     feedback = check(QUIZ.question(question_id), answer)
     assert not feedback.correct and feedback.unsure
     assert reason in feedback.message and "mark it yourself" in feedback.message
+
+
+def test_one_light_hedge_passes_a_complete_answer_and_a_hedged_guess_fails():
+    question = QUIZ.question("q10")
+    complete = check(question, "I think it is an IDE built on JupyterLab that you open in a web "
+                               "browser, where you explore data and train models every day.")
+    assert complete.correct
+    short_of_one = check(question, "Maybe it is a JupyterLab IDE where you explore data and "
+                                   "train models every day.")
+    assert short_of_one.unsure and "hedges and leaves a key point out" in short_of_one.message
+    twice = check(question, "I think it is a JupyterLab IDE where you explore data and train "
+                            "models every day, probably in the browser.")
+    assert twice.unsure and not twice.correct
+    guess = check(question, "Not sure, maybe an IDE in the browser where you explore data every "
+                            "day?")
+    assert not guess.correct and not guess.unsure and "guess" in guess.message
 
 
 def test_terms_padded_with_filler_fail_and_are_told_why():

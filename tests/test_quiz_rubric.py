@@ -198,7 +198,11 @@ def test_exact_words_bare_terms_and_nearby_negations_are_recorded():
     term = Point("a chart", ("[chart|plot]",))
     assert analyse_answer("Charts.", "", [term]).bare == (True,)
     assert analyse_answer("You draw charts.", "", [term]).bare == (False,)
-    assert analyse_answer("You draw charts, not tables.", "", [term]).denial_near
+    # A negator before the point in its clause, kept off it by a pronoun; one after it in the
+    # clause denies something else ("charts, not tables") and one in another clause is apart.
+    assert analyse_answer("Rather than tables you draw charts.", "", [term]).denial_near
+    assert not analyse_answer("You draw charts, not tables.", "", [term]).denial_near
+    assert not analyse_answer("You draw charts and not tables.", "", [term]).denial_near
     assert not analyse_answer("You draw charts. Tables are not needed.", "",
                               [term]).denial_near
 

@@ -284,8 +284,8 @@ def check_rubric(question: Question, response: Any) -> Feedback:
     correct = (meets and not analysis.hedged and not analysis.doubtful and not opposed
                and not doubt)
     unsure = (not correct and not opposed and not analysis.capped and not analysis.hedged
-              and not too_short and (meets if doubt else not analysis.denies and (
-                  meets or _one_step_short(question, analysis, missing_parts))))
+              and not too_short and (meets or not analysis.denies and _one_step_short(
+                  question, analysis, missing_parts)))
     made = sum(analysis.made)
     verdict = "Correct" if correct else "Perhaps" if unsure else "Not yet"
     notes = [f"{verdict}: your answer makes {made} of {len(points)} key points." if not
@@ -335,7 +335,8 @@ def marginal(question: Question, analysis) -> str:
     not): it passes only through a typing slip, a part of the question is answered by a lone
     term and no statement, a "not" or "instead of" sits in a sentence that makes a point, it
     is padded with filler, or two weaker signs meet (filler, one point above nothing more than
-    the minimum, an answer far shorter or longer than the model answer).
+    the minimum, an answer far shorter or longer than the model answer). A key point denied,
+    or a light hedge ("maybe") in an answer that leaves a point out, is too close to call too.
 
     >>> from mlcycle_ref.quiz import load_bank
     >>> from mlcycle_ref.quiz.rubric import analyse_answer
@@ -349,8 +350,12 @@ def marginal(question: Question, analysis) -> str:
     if not _passes(question, tuple(m and not b for m, b in zip(analysis.made, analysis.bare,
                                                                  strict=True))):
         return "a part of the question is answered by a lone term, not a statement"
+    if any(analysis.negated):
+        return "it seems to deny a key point"
     if analysis.denial_near:
         return "a negation sits next to a key point"
+    if analysis.lightly_hedged and not all(analysis.made):
+        return "it hedges and leaves a key point out"
     if analysis.chatter > 1:
         return "it is padded with filler words"
     limits = CHECKER_DATA["thresholds"]

@@ -47,6 +47,8 @@ MAX_SPAN: int = LEXICON["thresholds"]["max_span"]
 COPY_RUN: int = LEXICON["thresholds"]["copy_run"]
 #: A bare keyword list scores at most this much, below any pass mark.
 KEYWORD_CAP: float = LEXICON["thresholds"]["keyword_cap"]
+#: This many signs of doubt (hedges, a question mark at the end) make an answer a guess.
+GUESS_SIGNS: int = LEXICON["thresholds"]["guess_signs"]
 #: Stem that every negator becomes, in answers and in phrasings alike.
 NEG = "~not"
 
@@ -67,6 +69,7 @@ POST_NEGATORS = _words("post_negators")
 FILLERS = _words("fillers")
 HEDGES = tuple(LEXICON["hedges"])
 WEAK_HEDGES = tuple(LEXICON["weak_hedges"])
+LIGHT_HEDGES = tuple(LEXICON["light_hedges"])
 CHATTER = tuple(LEXICON["chatter"])
 LOOSE_CHATTER = _words("loose_chatter")
 VERB_FORMS = frozenset(LEXICON["verb_forms"])
@@ -116,10 +119,14 @@ class Analysis:
     n_words: int
     #: Points not made for which one slot of a phrasing was missing (the checker may be wrong).
     near: tuple[bool, ...] = ()
-    #: The answer says it is a guess ("no idea", "something to do with").
+    #: The answer says it is a guess ("no idea", "something to do with"), or holds
+    #: ``GUESS_SIGNS`` signs of doubt ("not sure ... maybe ...?").
     hedged: bool = False
-    #: The answer voices milder doubt ("not sure", "I guess", "maybe"), or ends with "?".
+    #: The answer voices milder doubt ("not sure", "I guess", two light hedges), or ends
+    #: with "?".
     doubtful: bool = False
+    #: One light hedge ("maybe", "I think") and no other doubt: fine in a complete answer.
+    lightly_hedged: bool = False
     #: A negator that no phrasing accounts for: the answer denies something.
     denies: bool = False
     #: The answer mostly repeats the question's own words and adds almost nothing.
@@ -552,8 +559,24 @@ def is_hedged(text: str, hedges: Sequence[str] = HEDGES) -> bool:
     >>> is_hedged("The model is scored on data it has not seen.")
     False
     """
+    return count_hedges(text, hedges) > 0
+
+
+def count_hedges(text: str, hedges: Sequence[str]) -> int:
+    """How many times the answer uses one of the ``hedges`` (a phrase is counted once where
+    a longer one holds it: "i think maybe" is not also "maybe").
+
+    >>> count_hedges("Maybe it loads data, I think.", LIGHT_HEDGES)
+    2
+    """
     plain = normalise(text)
-    return any(re.search(r"\b" + r"\s+".join(h.split()) + r"\b", plain) for h in hedges)
+    count = 0
+    for hedge in sorted(hedges, key=len, reverse=True):
+        # ASCII spaces and letters only, exactly as the browser port reads them.
+        pattern = r"(?<![a-z0-9])" + r"[ \t\r\n]+".join(hedge.split()) + r"(?![a-z0-9])"
+        plain, n = re.subn(pattern, ",", plain)
+        count += n
+    return count
 
 
 def strip_chatter(text: str) -> tuple[str, int, int]:
@@ -629,7 +652,13 @@ def analyse_answer(answer: str, prompt: str, points: Sequence[Point],
         near.append(not made[-1] and not opposed and not matches and any(
             not prepared.negated(m, consumed)
             for p in point.phrasings for m in prepared.near_matches(p, point.subject)))
-    made_sentences = {prepared.tokens[m[0]].sentence for m in affirmed_all}
+    # Where each affirmed match ends, clause by clause: a negator before that end (though a
+    # pronoun kept it from negating the match) sits next to the point.
+    made_ends: dict[int, int] = {}
+    for m in affirmed_all:
+        for q in m:
+            clause = prepared.tokens[q].clause
+            made_ends[clause] = max(made_ends.get(clause, q), q)
     prepared.exact = True
     exact = [ok and any(not prepared.negated(m, consumed) for p in point.phrasings
                         for m in prepared.matches(p, point.subject))
@@ -637,6 +666,12 @@ def analyse_answer(answer: str, prompt: str, points: Sequence[Point],
     n_words = len(prepared.tokens)
     n_content = len(prepared.content)
     prompt_stems = {t.stem for t in tokenise(prompt) if not t.stop}
+    # Signs of doubt: weak and light hedges, and a question mark at the end. One light hedge
+    # alone is fine in a complete answer; three signs make the answer a guess.
+    light = count_hedges(answer, LIGHT_HEDGES)
+    signs = (count_hedges(answer, WEAK_HEDGES) + light
+             + bool(re.search(r"\?[ \t\r\n]*\Z", answer)))
+    lightly_hedged = signs == 1 and light == 1
     return Analysis(
         made=tuple(made),
         negated=tuple(negated),
@@ -645,8 +680,9 @@ def analyse_answer(answer: str, prompt: str, points: Sequence[Point],
         copied_share=len(prepared.copied) / n_content if n_content else 0.0,
         n_words=n_words,
         near=tuple(near),
-        hedged=is_hedged(answer),
-        doubtful=is_hedged(answer, WEAK_HEDGES) or bool(re.search(r"\?[ \t\r\n]*\Z", answer)),
+        hedged=is_hedged(answer) or signs >= GUESS_SIGNS,
+        doubtful=signs > 0 and not lightly_hedged,
+        lightly_hedged=lightly_hedged,
         denies=any(t.stem == NEG and q not in consumed for q, t in enumerate(prepared.tokens)),
         restated=is_restated(prepared, prompt_stems),
         terse=is_terse(answer),
@@ -654,6 +690,6 @@ def analyse_answer(answer: str, prompt: str, points: Sequence[Point],
         chatter=strip_chatter(answer)[2],
         exact=tuple(exact),
         bare=tuple(b and ok for b, ok in zip(bare, made, strict=True)),
-        denial_near=any(t.stem == NEG and q not in consumed and t.sentence in made_sentences
+        denial_near=any(t.stem == NEG and q not in consumed and q < made_ends.get(t.clause, -1)
                         for q, t in enumerate(prepared.tokens)),
     )

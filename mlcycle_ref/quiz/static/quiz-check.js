@@ -52,6 +52,7 @@
     const FILLERS = set("fillers");
     const HEDGES = lexicon.hedges;
     const WEAK_HEDGES = lexicon.weak_hedges;
+    const LIGHT_HEDGES = lexicon.light_hedges;
     const CHATTER = lexicon.chatter;
     const LOOSE_CHATTER = set("loose_chatter");
     const VERB_FORMS = set("verb_forms");
@@ -405,9 +406,19 @@
     }
 
     function isHedged(text, hedges) {
-      const plainText = normalise(text);
-      return hedges.some((h) => new RegExp("\\b" + h.split(/\s+/).join("\\s+") + "\\b")
-        .test(plainText));
+      return countHedges(text, hedges) > 0;
+    }
+
+    function countHedges(text, hedges) {
+      let plainText = normalise(text);
+      let count = 0;
+      for (const hedge of [...hedges].sort((a, b) => b.length - a.length)) {
+        const pattern = new RegExp("(?<![a-z0-9])" + hedge.split(/\s+/).join("[ \\t\\r\\n]+") +
+          "(?![a-z0-9])", "g");
+        count += (plainText.match(pattern) || []).length;
+        plainText = plainText.replace(pattern, ",");
+      }
+      return count;
     }
 
     function stripChatter(text) {
@@ -490,7 +501,14 @@
         near.push(!made[k] && !opposed && !matches.length && point.phrasings.some((p) =>
           prepared.nearMatches(p, subject).some((m) => !prepared.negated(m, consumed))));
       });
-      const madeSentences = new Set(affirmedAll.map((m) => prepared.tokens[m[0]].sentence));
+      // Where each affirmed match ends, clause by clause (see rubric.py).
+      const madeEnds = new Map();
+      for (const m of affirmedAll) {
+        for (const q of m) {
+          const clause = prepared.tokens[q].clause;
+          madeEnds.set(clause, Math.max(madeEnds.has(clause) ? madeEnds.get(clause) : q, q));
+        }
+      }
       prepared.exact = true;
       const exact = points.map((point, k) => {
         const subject = point.subject === undefined ? null : point.subject;
@@ -501,7 +519,11 @@
       const promptStems = new Set(tokenise(prompt).filter((t) => !t.stop).map((t) => t.stem));
       const restated = isRestated(prepared, promptStems);
       const terse = isTerse(answer);
-      const hedged = isHedged(answer, HEDGES);
+      const light = countHedges(answer, LIGHT_HEDGES);
+      const signs = countHedges(answer, WEAK_HEDGES) + light +
+        (/\?[ \t\r\n]*$/.test(answer) ? 1 : 0);
+      const lightlyHedged = signs === 1 && light === 1;
+      const hedged = isHedged(answer, HEDGES) || signs >= lexicon.thresholds.guess_signs;
       const padded = isPadded(answer);
       const capped = keywordList || restated || terse || hedged || padded;
       const share = made.length ? made.filter(Boolean).length / made.length : 0;
@@ -511,8 +533,9 @@
         chatter: stripChatter(answer)[2],
         bare: bare.map((b, k) => b && made[k]),
         denialNear: prepared.tokens.some((t, q) => t.stem === NEG && !consumed.has(q) &&
-          madeSentences.has(t.sentence)),
-        doubtful: isHedged(answer, WEAK_HEDGES) || /\?[ \t\r\n]*$/.test(answer),
+          q < (madeEnds.has(t.clause) ? madeEnds.get(t.clause) : -1)),
+        doubtful: signs > 0 && !lightlyHedged,
+        lightlyHedged,
         denies: prepared.tokens.some((t, q) => t.stem === NEG && !consumed.has(q)),
         copiedShare: prepared.content.length ? prepared.copied.size / prepared.content.length : 0,
         nWords: prepared.tokens.length,
@@ -537,7 +560,11 @@
       if (!passes(q, analysis.made.map((m, k) => m && !analysis.bare[k]))) {
         return "a part of the question is answered by a lone term, not a statement";
       }
+      if (analysis.negated.some(Boolean)) return "it seems to deny a key point";
       if (analysis.denialNear) return "a negation sits next to a key point";
+      if (analysis.lightlyHedged && !analysis.made.every(Boolean)) {
+        return "it hedges and leaves a key point out";
+      }
       if (analysis.chatter > 1) return "it is padded with filler words";
       const limits = lexicon.thresholds;
       const modelWords = q.model_answer.trim().split(/\s+/).length;
@@ -730,8 +757,7 @@
         const doubt = meets && q.kind === "short" ? marginal(q, analysis) : "";
         const correct = meets && !analysis.hedged && !analysis.doubtful && !opposed && !doubt;
         const unsure = !correct && !opposed && !analysis.capped && !analysis.hedged &&
-          !tooShort && (doubt ? meets : !analysis.denies &&
-            (meets || oneStepShort(q, analysis, missingParts)));
+          !tooShort && (meets || !analysis.denies && oneStepShort(q, analysis, missingParts));
         const made = analysis.made.filter(Boolean).length;
         const verdict = correct ? "Correct" : unsure ? "Perhaps" : "Not yet";
         const notes = [analysis.capped
