@@ -1,9 +1,9 @@
 """Debugger: watch a boosting model while it trains, check built-in rules, write a report.
 
-One module per concern: :mod:`~mlcycle_ref.debugger.rules` (what each rule looks for),
-``monitor`` (recording a run through the training-callback adapter of
-:mod:`mlcycle_ref.callbacks`), ``fit`` (:func:`debug_fit`, a monitored fit in one call),
-``figures`` and ``report``.
+One module per concern: :mod:`~mlcycle_ref.debugger.rules` (what a rule is and returns),
+``builtin`` (the eight rules), ``monitor`` (recording a run through the training-callback
+adapter of :mod:`mlcycle_ref.callbacks`), ``fit`` (:func:`debug_fit`, a monitored fit in one
+call), ``figures`` and ``report``.
 
 A *monitor* is a callback that XGBoost or LightGBM calls after every boosting round. It
 records the training and validation metrics, the seconds each round took, the depth of the
@@ -43,6 +43,18 @@ StalledTraining               one round took longer than ``threshold`` seconds
 'NoIssuesFound'
 """
 
+from mlcycle_ref.debugger.builtin import (
+    BUILT_IN_RULES,
+    ClassImbalance,
+    Confusion,
+    FeatureImportanceOverweight,
+    LossNotDecreasing,
+    Overfit,
+    Overtraining,
+    StalledTraining,
+    TreeDepth,
+    default_rules,
+)
 from mlcycle_ref.debugger.figures import (
     STATUS_COLORS,
     plot_confusion,
@@ -55,23 +67,13 @@ from mlcycle_ref.debugger.fit import debug_fit
 from mlcycle_ref.debugger.monitor import ROLES, LightGBMMonitor, Monitor, XGBoostMonitor
 from mlcycle_ref.debugger.report import write_report
 from mlcycle_ref.debugger.rules import (
-    BUILT_IN_RULES,
     ERROR,
     ISSUES,
     NO_ISSUES,
-    ClassImbalance,
-    Confusion,
     DebuggerError,
-    FeatureImportanceOverweight,
-    LossNotDecreasing,
     MissingData,
-    Overfit,
-    Overtraining,
     Rule,
     RuleResult,
-    StalledTraining,
-    TreeDepth,
-    default_rules,
 )
 
 __all__ = ["BUILT_IN_RULES", "ERROR", "ISSUES", "NO_ISSUES", "ROLES", "STATUS_COLORS",

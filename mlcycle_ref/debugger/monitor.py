@@ -23,6 +23,7 @@ import pandas as pd
 
 from mlcycle_ref.callbacks import BoostingRound, RoundCallback
 from mlcycle_ref.data import infer_task
+from mlcycle_ref.debugger.builtin import default_rules
 from mlcycle_ref.debugger.rules import (
     ISSUES,
     NO_ISSUES,
@@ -30,7 +31,6 @@ from mlcycle_ref.debugger.rules import (
     MissingData,
     Rule,
     RuleResult,
-    default_rules,
 )
 
 ROLES = ("train", "validation")
@@ -45,7 +45,7 @@ class Monitor(RoundCallback):
 
     Parameters
     ----------
-    rules : rules to evaluate (default: :func:`~mlcycle_ref.debugger.rules.default_rules`)
+    rules : rules to evaluate (default: :func:`~mlcycle_ref.debugger.builtin.default_rules`)
     data : ``(X, y)`` rows whose predictions ClassImbalance and Confusion look at, usually
         the validation set in the form the model receives it (after preprocessing)
     eval_roles : the role of each evaluation set, in the order they are given to the library;
