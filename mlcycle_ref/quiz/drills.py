@@ -41,7 +41,13 @@ MATCHING_SIZE = 4
 
 @dataclass(frozen=True)
 class Card:
-    """A term's place in the Leitner boxes and its record."""
+    """A term's place in the Leitner boxes and its record: the glossary ``term_id``, its
+    ``box`` (1 to 5), the day it is ``due`` again (None before its first answer), and how
+    often it was ``seen`` and answered ``right``.
+
+    >>> Card("pandas", box=2, due=date(2025, 1, 2), seen=1, right=1).box
+    2
+    """
 
     term_id: str
     box: int = 1
@@ -52,7 +58,12 @@ class Card:
 
 @dataclass(frozen=True)
 class Stats:
-    """Progress over a glossary: cards per box, answers, and what is due."""
+    """Progress over a glossary: ``boxes`` (box -> cards drilled in it), ``new`` cards never
+    drilled, ``answers`` given and how many were ``right``, and cards ``due_today``.
+
+    >>> Stats({1: 1, 2: 1}, new=3, answers=4, right=3, due_today=1).accuracy
+    0.75
+    """
 
     boxes: dict[int, int]
     new: int
@@ -67,8 +78,9 @@ class Stats:
 
 
 class Progress:
-    """Leitner boxes of glossary cards in a progress store: a URL, a path to a SQLite file,
-    or by default ``data_dir()/drills.sqlite3`` (see :mod:`~mlcycle_ref.quiz.store`).
+    """Leitner boxes of glossary cards in a progress store; ``location`` is a URL, a path to
+    a SQLite file, or None for ``data_dir()/drills.sqlite3`` (see
+    :mod:`~mlcycle_ref.quiz.store`).
 
     Use it as a context manager, or call ``close()``.
 
@@ -77,6 +89,7 @@ class Progress:
     ...     _ = progress.record("pandas", False, today=date(2025, 1, 1))
     ...     progress.card("pandas").box, progress.card("numpy").due
     (1, None)
+    >>> progress.close()  # done by the with block; closing twice is harmless
     """
 
     def __init__(self, location: str | Path | None = None):
@@ -100,7 +113,7 @@ class Progress:
         self._store.close()
 
     def cards(self, term_ids) -> list[Card]:
-        """The cards of these terms in their order, read at once; new ones in box 1.
+        """The cards of the terms ``term_ids`` in their order, read at once; new ones in box 1.
 
         >>> import tempfile
         >>> with Progress(f"{tempfile.mkdtemp()}/p.sqlite3") as progress:
@@ -124,7 +137,8 @@ class Progress:
         return self.cards([term_id])[0]
 
     def record(self, term_id: str, correct: bool, today: date | None = None) -> Card:
-        """Move a card after an answer and save it at once.
+        """Move the card of ``term_id`` after an answer (``correct`` or not) given ``today``
+        (default: the real today) and save it at once.
 
         A right answer to a card that is not due yet (an early review) counts in the record
         but leaves the card in its box until its day: reviewing six times in one day must
@@ -172,7 +186,7 @@ class Progress:
         return [c.term_id for c in (due + new + later)[:n]]
 
     def stats(self, term_ids, today: date | None = None) -> Stats:
-        """Counts over the given terms.
+        """Counts over the terms ``term_ids``, with what is due ``today`` (default: today).
 
         >>> import tempfile
         >>> with Progress(f"{tempfile.mkdtemp()}/p.sqlite3") as progress:
@@ -194,18 +208,34 @@ class Progress:
 
 
 def term_question(bank: Bank, term_id: str) -> Question:
-    """Read the definition, type the term."""
+    """Read the definition of ``term_id`` in the glossary ``bank``, type the term.
+
+    >>> from mlcycle_ref.quiz import load_bank
+    >>> term_question(load_bank("glossary"), "hpo").answer
+    'Hyperparameter Optimization'
+    """
     return bank.question(f"{term_id}-term")
 
 
 def meaning_question(bank: Bank, term_id: str, rng: random.Random) -> Question:
-    """Pick the definition of a term among four, freshly shuffled."""
+    """Pick the definition of ``term_id`` among four from ``bank``, shuffled by ``rng``.
+
+    >>> from mlcycle_ref.quiz import load_bank
+    >>> question = meaning_question(load_bank("glossary"), "hpo", random.Random(0))
+    >>> len(question.choices), question.answer in question.choices
+    (4, True)
+    """
     question = bank.question(f"{term_id}-meaning")
     return replace(question, choices=definition_choices(bank.term(term_id), bank.terms, rng))
 
 
 def matching_question(bank: Bank, term_ids: list[str]) -> Question:
-    """Pair each of a few terms with its definition."""
+    """Pair each of a few terms ``term_ids`` of ``bank`` with its definition.
+
+    >>> from mlcycle_ref.quiz import load_bank
+    >>> [left for left, _ in matching_question(load_bank("glossary"), ["pandas", "numpy"]).pairs]
+    ['Pandas', 'NumPy']
+    """
     terms = [bank.term(t) for t in term_ids]
     return Question(
         id="match-" + "-".join(term_ids), kind="matching",
@@ -218,10 +248,19 @@ def matching_question(bank: Bank, term_ids: list[str]) -> Question:
 
 def plan_drill(bank: Bank, progress: Progress, rounds: int, rng: random.Random,
                today: date | None = None) -> list[tuple[Question, tuple[str, ...]]]:
-    """The questions of a drill, each with the terms whose cards its answer moves.
+    """The questions of a drill of ``rounds`` questions on the glossary ``bank``, each with
+    the terms whose cards its answer moves, picked from ``progress`` as of ``today``.
 
     Kinds rotate term, meaning, matching; a matching round uses up to four cards. New
-    cards come in a shuffled order, so two learners do not see the glossary alphabetically.
+    cards come in an order shuffled by ``rng``, so two learners do not see the glossary
+    alphabetically.
+
+    >>> import tempfile
+    >>> from mlcycle_ref.quiz import load_bank
+    >>> with Progress(f"{tempfile.mkdtemp()}/p.sqlite3") as progress:
+    ...     plan = plan_drill(load_bank("glossary"), progress, 3, random.Random(0))
+    >>> [(question.kind, len(terms)) for question, terms in plan]
+    [('text', 1), ('single', 1), ('matching', 4)]
     """
     ids = [t.id for t in bank.terms]
     rng.shuffle(ids)
@@ -244,9 +283,16 @@ def plan_drill(bank: Bank, progress: Progress, rounds: int, rng: random.Random,
 
 def retry_question(bank: Bank, term_id: str, missed: Question,
                    rng: random.Random) -> Question:
-    """The question that brings a missed card back later in a drill: another kind of question
-    than the one missed (type the term after a choice or a matching round, else pick the
-    meaning)."""
+    """The question of ``bank`` that brings the card of ``term_id`` back later in a drill
+    after the question ``missed``: another kind of question (type the term after a choice or a
+    matching round, else pick the meaning, its choices shuffled by ``rng``).
+
+    >>> from mlcycle_ref.quiz import load_bank
+    >>> glossary = load_bank("glossary")
+    >>> missed = term_question(glossary, "hpo")
+    >>> retry_question(glossary, "hpo", missed, random.Random(0)).kind
+    'single'
+    """
     if missed.kind == "text":
         return meaning_question(bank, term_id, rng)
     return term_question(bank, term_id)
@@ -254,7 +300,16 @@ def retry_question(bank: Bank, term_id: str, missed: Question,
 
 def terms_right(bank: Bank, question: Question, term_ids: tuple[str, ...],
                 missed: tuple[str, ...], correct: bool) -> dict[str, bool]:
-    """Which cards a checked answer got right (a matching round judges each pair)."""
+    """Which of the cards ``term_ids`` an answer to ``question`` of ``bank`` got right: the
+    verdict ``correct``, or for a matching round each pair (terms listed in ``missed`` are
+    wrong).
+
+    >>> from mlcycle_ref.quiz import load_bank
+    >>> glossary = load_bank("glossary")
+    >>> match = matching_question(glossary, ["pandas", "numpy"])
+    >>> terms_right(glossary, match, ("pandas", "numpy"), ("NumPy",), False)
+    {'pandas': True, 'numpy': False}
+    """
     if question.kind != "matching":
         return {term_ids[0]: correct}
     return {t: bank.term(t).term not in missed for t in term_ids}

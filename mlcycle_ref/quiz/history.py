@@ -28,8 +28,8 @@ PASSED = ("right", "self-right")
 
 
 def outcome_of(feedback, self_marked: bool | None) -> str:
-    """The stored outcome of one checked question: skipped (no feedback), self-right or
-    self-wrong (the learner's mark on an unsure verdict), else right or wrong.
+    """The stored outcome of one checked question: skipped (no ``feedback``), self-right or
+    self-wrong (the learner's mark ``self_marked`` on an unsure verdict), else right or wrong.
 
     >>> from mlcycle_ref.quiz.checking import Feedback
     >>> outcome_of(Feedback(True, 1.0, ""), None), outcome_of(None, None)
@@ -44,7 +44,14 @@ def outcome_of(feedback, self_marked: bool | None) -> str:
 
 @dataclass(frozen=True)
 class Attempt:
-    """One finished or interrupted attempt: its number for that bank, when, and its score."""
+    """One finished or interrupted attempt: its ``id`` in the store, its ``number`` for that
+    ``bank``, when it was ``started``, its ``score`` out of ``total`` questions answered,
+    how many were ``right`` and how many of those answers were ``self_marked``.
+
+    >>> attempt = Attempt(7, "quiz", 2, "2025-03-01T10:00:00", 2.5, 3, 2, 1)
+    >>> f"#{attempt.number}: {attempt.score} / {attempt.total}"
+    '#2: 2.5 / 3'
+    """
 
     id: int
     bank: str
@@ -57,13 +64,15 @@ class Attempt:
 
 
 class History:
-    """The attempts of one learner in a progress store (a URL, a path to a SQLite file, or by
-    default ``data_dir()/quiz-history.sqlite3``); use it as a context manager.
+    """The attempts of one learner in a progress store; ``location`` is a URL, a path to a
+    SQLite file, or None for ``data_dir()/quiz-history.sqlite3``. Use it as a context
+    manager, or call ``close()``.
 
     >>> import tempfile
     >>> with History(f"sqlite:///{tempfile.mkdtemp()}/h.sqlite3") as history:
     ...     history.next_number("quiz"), len(history.learner)
     (1, 12)
+    >>> history.close()  # done by the with block; closing twice is harmless
     """
 
     def __init__(self, location: str | Path | None = None):
@@ -102,14 +111,29 @@ class History:
                    default=0) + 1
 
     def start(self, bank: str) -> int:
-        """Begin an attempt; returns its id for :meth:`record`."""
+        """Begin an attempt at ``bank``; returns its id for :meth:`record`.
+
+        >>> import tempfile
+        >>> with History(f"{tempfile.mkdtemp()}/h.sqlite3") as history:
+        ...     first, second = history.start("quiz"), history.start("quiz")
+        ...     history.next_number("quiz"), first != second
+        (3, True)
+        """
         return self._store.insert("attempts", bank=bank, number=self.next_number(bank),
                                   started=datetime.now().isoformat(timespec="seconds"))
 
     def record(self, attempt: int, question: str, outcome: str, score: float) -> None:
-        """Save one question's outcome at once, so a crash loses nothing answered.
+        """Save the ``outcome`` (one of :data:`OUTCOMES`) and ``score`` of ``question`` in
+        the ``attempt`` at once, so a crash loses nothing answered.
 
         The time has microseconds, so questions answered in one second keep their order.
+
+        >>> import tempfile
+        >>> with History(f"{tempfile.mkdtemp()}/h.sqlite3") as history:
+        ...     history.record(history.start("quiz"), "q01", "maybe", 0.0)
+        Traceback (most recent call last):
+        ...
+        ValueError: outcome: expected one of right, wrong, ..., found 'maybe'
         """
         if outcome not in OUTCOMES:
             raise ValueError(f"outcome: expected one of {', '.join(OUTCOMES)}, found {outcome!r}")
@@ -146,7 +170,7 @@ class History:
         return found
 
     def outcomes(self, attempt: int) -> dict[str, tuple[str, float]]:
-        """Question id -> (outcome, score) in one attempt.
+        """Question id -> (outcome, score) in the ``attempt``.
 
         >>> import tempfile
         >>> with History(f"{tempfile.mkdtemp()}/h.sqlite3") as history:

@@ -54,12 +54,18 @@ Table("outcomes", HISTORY,
 
 
 class StoreError(MlcycleError, ValueError):
-    """A progress store named by a URL that no installed database driver serves."""
+    """A progress store named by a URL that no installed database driver serves.
+
+    >>> Store("nosuch://host/course", "drills.sqlite3", DRILLS)
+    Traceback (most recent call last):
+    ...
+    mlcycle_ref.quiz.store.StoreError: progress store nosuch://host/course: no SQLAlchemy driver ...
+    """
 
 
 def progress_url(location: str | Path | None, default_name: str) -> str:
-    """The URL of a progress store given as a URL, a path to a SQLite file, or None (the
-    file ``default_name`` in ``data_dir()``).
+    """The URL of a progress store given as ``location``: a URL, a path to a SQLite file,
+    or None (the file ``default_name`` in ``data_dir()``).
 
     >>> progress_url("postgresql+psycopg://db/course", "drills.sqlite3")
     'postgresql+psycopg://db/course'
@@ -82,9 +88,11 @@ def progress_url(location: str | Path | None, default_name: str) -> str:
 class Store:
     """An open progress store: rows in, rows out, each operation on its own connection.
 
-    ``path`` says where the progress is kept, for messages: the SQLite file, else the URL
-    (password hidden). ``notice`` is set when a damaged file was kept aside as
-    ``kept_aside`` and a fresh one started.
+    ``location`` is a URL, a path or None, as :func:`progress_url` reads it with
+    ``default_name``; ``metadata`` holds the tables (:data:`DRILLS` or :data:`HISTORY`),
+    made if missing. ``path`` says where the progress is kept, for messages: the SQLite
+    file, else the URL (password hidden). ``notice`` is set when a damaged file was kept
+    aside as ``kept_aside`` and a fresh one started.
 
     >>> import tempfile
     >>> store = Store(Path(tempfile.mkdtemp()) / "h.sqlite3", "quiz-history.sqlite3", HISTORY)
@@ -92,6 +100,7 @@ class Store:
     1
     >>> store.notice, store.path.name
     ('', 'h.sqlite3')
+    >>> store.close()
     """
 
     def __init__(self, location: str | Path | None, default_name: str, metadata: MetaData):
@@ -142,7 +151,15 @@ class Store:
         return self._metadata.tables[name]
 
     def rows(self, table: str, **where) -> list[dict]:
-        """The rows of ``table`` whose columns equal the given values (a list: any of them)."""
+        """The rows of ``table`` whose columns equal the values in ``where`` (a list: any).
+
+        >>> import tempfile
+        >>> store = Store(Path(tempfile.mkdtemp()) / "p.sqlite3", "drills.sqlite3", DRILLS)
+        >>> for term in ("pandas", "numpy"):
+        ...     store.replace("cards", term_id=term, box=1, due="2025-01-01", seen=1, right=0)
+        >>> sorted(row["term_id"] for row in store.rows("cards", term_id=["numpy", "scipy"]))
+        ['numpy']
+        """
         found = self._table(table)
         query = select(found)
         for column, value in where.items():
@@ -152,14 +169,25 @@ class Store:
             return [dict(row._mapping) for row in connection.execute(query)]
 
     def insert(self, table: str, **values):
-        """Add a row; returns its primary key when that is a single column (e.g. a new id)."""
+        """Add a row of ``values`` to ``table``; returns its primary key when that is a single
+        column (a new attempt's id), else None (see the class example)."""
         with self._engine.begin() as connection:
             key = connection.execute(self._table(table).insert().values(**values)
                                      ).inserted_primary_key
         return key[0] if key and len(key) == 1 else None
 
     def replace(self, table: str, **values) -> None:
-        """Write a row, replacing the one with the same primary key, in one transaction."""
+        """Write a row of ``values`` to ``table``, replacing the one with the same primary key,
+        in one transaction.
+
+        >>> import tempfile
+        >>> store = Store(Path(tempfile.mkdtemp()) / "p.sqlite3", "drills.sqlite3", DRILLS)
+        >>> for box in (1, 2):
+        ...     store.replace("cards", term_id="pandas", box=box, due="2025-01-02", seen=box,
+        ...                   right=box - 1)
+        >>> [(row["box"], row["seen"]) for row in store.rows("cards")]
+        [(2, 2)]
+        """
         found = self._table(table)
         same = [column == values[column.name] for column in found.primary_key.columns]
         with self._engine.begin() as connection:
