@@ -58,12 +58,27 @@ KINDS = tuple(bank_schema()["definitions"]["common"]["properties"]["kind"]["enum
 
 
 class BankError(MlcycleError, ValueError):
-    """A bank file that does not follow the schema; the message says where."""
+    """A bank file that does not follow the schema; the message says where.
+
+    >>> issubclass(BankError, MlcycleError)
+    True
+    """
 
 
 @dataclass(frozen=True)
 class Question:
-    """One question of a bank. Which fields are used depends on ``kind``."""
+    """One question of a bank, with the fields of ``quizzes/README.md``: ``id``, ``kind``,
+    ``prompt``, ``explanation``, ``link`` (a book page), ``difficulty`` and ``tags``; then
+    those of its kind: ``choices`` and ``answer`` (single, multiple; ``answer`` alone for
+    truefalse, numeric, text), ``accepted`` spellings (text), ``tolerance`` and ``unit``
+    (numeric), ``pairs`` (matching), ``items`` in order (ordering), and for short answers
+    and essays the ``model_answer``, ``rubric`` points, ``subjects``, ``pass_mark`` and
+    ``min_words``.
+
+    >>> question = load_bank("quiz").question("q02-tf")
+    >>> question.kind, question.reference, question.html_link
+    ('truefalse', False, 'book/lifecycle/features.html')
+    """
 
     id: str
     kind: str
@@ -124,7 +139,12 @@ def question_payload(question: Question) -> dict:
 
 @dataclass(frozen=True)
 class Term:
-    """A glossary entry."""
+    """A glossary entry: its ``id``, the ``term``, its ``definition``, other spellings
+    (``aliases``), the ids of ``related`` terms, and its ``link`` in the book's glossary.
+
+    >>> load_bank("glossary").term("hpo").aliases[0]
+    'HPO'
+    """
 
     id: str
     term: str
@@ -136,7 +156,11 @@ class Term:
 
 @dataclass(frozen=True)
 class Persona:
-    """One of the three personas of the personas exercise."""
+    """One of the three personas of the personas exercise: ``id``, ``name`` and ``summary``.
+
+    >>> load_bank("personas").personas[0].name
+    'Data Engineer'
+    """
 
     id: str
     name: str
@@ -145,7 +169,12 @@ class Persona:
 
 @dataclass(frozen=True)
 class PersonaItem:
-    """A task or output to assign to a persona."""
+    """A task or output (its ``kind``) with its ``id`` and ``text``, to assign to the
+    ``persona`` with that id.
+
+    >>> load_bank("personas").items[0].kind in ("task", "output")
+    True
+    """
 
     id: str
     text: str
@@ -155,7 +184,16 @@ class PersonaItem:
 
 @dataclass(frozen=True)
 class Bank:
-    """A loaded, validated bank."""
+    """A loaded, checked bank: its ``name`` (the file's stem), ``title`` and ``path``, its
+    ``questions``, and for a glossary its ``terms``, for the personas exercise its
+    ``personas`` and ``items``.
+
+    >>> quiz = load_bank("quiz")
+    >>> [q.id for q in quiz.select(["q03", "q01"])], quiz.question("q01").kind
+    (['q03', 'q01'], 'short')
+    >>> load_bank("glossary").term("pandas").term
+    'Pandas'
+    """
 
     name: str
     title: str
@@ -166,7 +204,7 @@ class Bank:
     items: tuple[PersonaItem, ...] = field(default=())
 
     def question(self, question_id: str) -> Question:
-        """The question with this id; the error lists the ids that exist."""
+        """The question with the id ``question_id``; the error lists the ids that exist."""
         for question in self.questions:
             if question.id == question_id:
                 return question
@@ -174,11 +212,12 @@ class Bank:
         raise BankError(f"{self.path}: no question with id {question_id!r} (ids: {known})")
 
     def select(self, ids=None) -> tuple[Question, ...]:
-        """The questions with these ids, in the order given; all of them when ids is empty."""
+        """The questions with these ``ids``, in the order given; all of them when ``ids`` is
+        empty."""
         return tuple(self.question(i) for i in ids) if ids else self.questions
 
     def term(self, term_id: str) -> Term:
-        """The glossary term with this id."""
+        """The glossary term with the id ``term_id``."""
         for term in self.terms:
             if term.id == term_id:
                 return term
@@ -186,12 +225,24 @@ class Bank:
 
 
 def banks_dir() -> Path:
-    """Where named banks live: ``$MLCYCLE_QUIZ_DIR``, else the repository's ``quizzes/``."""
+    """Where named banks live: ``$MLCYCLE_QUIZ_DIR``, else the repository's ``quizzes/``.
+
+    >>> (banks_dir() / "quiz.yml").is_file()
+    True
+    """
     return Path(os.environ.get("MLCYCLE_QUIZ_DIR", REPOSITORY_BANKS))
 
 
 def bank_path(name_or_path: str | Path) -> Path:
-    """Resolve a bank name ("quiz") or a path to a YAML file."""
+    """The file of a bank named by ``name_or_path``: a name ("quiz") or a path to a YAML file.
+
+    >>> bank_path("glossary").name
+    'glossary.yml'
+    >>> bank_path("nope.yml")
+    Traceback (most recent call last):
+    ...
+    mlcycle_ref.quiz.bank.BankError: nope.yml: no such bank file
+    """
     path = Path(name_or_path)
     if path.suffix in (".yml", ".yaml"):
         if not path.is_file():
@@ -206,7 +257,8 @@ def bank_path(name_or_path: str | Path) -> Path:
 
 
 def load_bank(name_or_path: str | Path) -> Bank:
-    """Load and check a bank by name (``"quiz"``, ``"glossary"``...) or by path.
+    """Load and check a bank by name (``"quiz"``, ``"glossary"``...) or by path:
+    ``name_or_path``.
 
     >>> load_bank("glossary").term("hpo").term
     'Hyperparameter Optimization'
@@ -267,8 +319,8 @@ def _validator():
 
 
 def validate(data: Any, path: Path) -> None:
-    """Check a bank's data against :func:`bank_schema`; the error names the file, the
-    question (term, persona, item) and the field.
+    """Check a bank's ``data`` against :func:`bank_schema`; the error names the file
+    ``path``, the question (term, persona, item) and the field.
 
     >>> validate({"title": "t", "questions": [{"id": "q1", "kind": "truefalse"}]}, "b.yml")
     Traceback (most recent call last):
@@ -396,7 +448,14 @@ def _terms(data: dict, path: Path) -> tuple[Term, ...]:
 
 def definition_choices(term: Term, terms: tuple[Term, ...], rng: random.Random,
                        n: int = 4) -> tuple[str, ...]:
-    """The term's definition and ``n - 1`` others, related terms first, shuffled by ``rng``."""
+    """The definition of ``term`` and ``n - 1`` others from ``terms``, related terms first,
+    shuffled by ``rng``.
+
+    >>> glossary = load_bank("glossary")
+    >>> choices = definition_choices(glossary.term("hpo"), glossary.terms, random.Random(0))
+    >>> len(choices), glossary.term("hpo").definition in choices
+    (4, True)
+    """
     related = [t for t in terms if t.id in term.related]
     others = [t for t in terms if t.id != term.id and t not in related]
     rng.shuffle(others)
