@@ -137,8 +137,9 @@ class History:
         """
         if outcome not in OUTCOMES:
             raise ValueError(f"outcome: expected one of {', '.join(OUTCOMES)}, found {outcome!r}")
+        at = datetime.now().isoformat(timespec="microseconds")
         self._store.replace("outcomes", attempt=attempt, question=question, outcome=outcome,
-                            score=float(score), at=datetime.now().isoformat())
+                            score=float(score), at=at)
 
     def _outcomes(self, bank: str) -> tuple[list[dict], list[dict]]:
         """The attempts at ``bank`` by number, and their outcomes in the order answered."""
