@@ -38,7 +38,10 @@ def _set_status(status: str):
 
 
 def register(subparsers) -> None:
-    """Add ``mlcycle pipeline run FILE | models [GROUP] | approve | reject`` to the CLI."""
+    """Add ``mlcycle pipeline run FILE | models [GROUP] | approve | reject`` to the CLI.
+
+    ``subparsers`` is what ``ArgumentParser.add_subparsers`` returned for ``mlcycle``.
+    """
     command = subparsers.add_parser("pipeline", help="run pipelines, look after the registry")
     command.add_argument("--registry", default=None,
                          help="registry URL (default: sqlite:///<data dir>/registry.db)")

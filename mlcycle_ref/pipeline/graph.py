@@ -33,7 +33,19 @@ from mlcycle_ref.pipeline.steps import (
 
 @dataclass
 class StepRun:
-    """What happened to one step in one execution."""
+    """What happened to one step in one execution.
+
+    ``name`` and ``kind`` are the step's name and YAML type; ``status`` is "Succeeded",
+    "Failed" or "Skipped"; ``cached`` is True when the outputs came from an earlier run;
+    ``seconds`` is how long the step ran (0 when cached or skipped); ``message`` says what
+    happened (a failure's reason, why a step was skipped, a condition's verdict); ``outputs``
+    maps each output name to its value (often a file path).
+
+    >>> run = Pipeline("one", [ProcessingStep("prep", dataset="wine", target="target")]).run()
+    >>> step = run.steps[0]
+    >>> step.name, step.kind, step.status, step.cached, sorted(step.outputs)
+    ('prep', 'processing', 'Succeeded', False, ['test', 'train', 'validation'])
+    """
 
     name: str
     kind: str
@@ -46,7 +58,25 @@ class StepRun:
 
 @dataclass
 class Execution:
-    """One run of a pipeline: overall status, failure reason and a record per step."""
+    """One run of a pipeline: overall status, failure reason and a record per step.
+
+    ``pipeline`` is the pipeline's name and ``id`` the run's (time stamp and a random
+    suffix); ``status`` is "Succeeded" or "Failed", with ``failure_reason`` naming the
+    failed step and why (None on success); ``steps`` holds one :class:`StepRun` per step in
+    the order run; ``folder`` is the working folder with the outputs and the cache.
+
+    >>> from mlcycle_ref.pipeline import FailStep
+    >>> execution = Pipeline("halt", [
+    ...     ProcessingStep("prep", dataset="wine", target="target"),
+    ...     FailStep("stop", error_message="stopped after {prep.train}", depends_on=["prep"]),
+    ... ]).run()
+    >>> execution.status, execution.failure_reason.startswith("step 'stop': stopped after /")
+    ('Failed', True)
+    >>> execution.table()[["name", "status"]].values.tolist()
+    [['prep', 'Succeeded'], ['stop', 'Failed']]
+    >>> sorted(execution.outputs("prep"))
+    ['test', 'train', 'validation']
+    """
 
     pipeline: str
     id: str
@@ -63,6 +93,7 @@ class Execution:
                                            "message"])
 
     def outputs(self, step: str) -> dict:
+        """The outputs of the step named ``step``; ``KeyError`` if it is not in the run."""
         for run in self.steps:
             if run.name == step:
                 return run.outputs
@@ -101,7 +132,29 @@ def _digest(text: str) -> str:
 class Pipeline:
     """Named steps joined by references; checked when built, run with :meth:`run`.
 
-    ``base`` is the folder that relative CSV paths start from (the YAML file's folder).
+    ``name`` names the pipeline (and its default working folder); ``steps`` lists its
+    steps in any order that reads well, since the references decide the order they run in
+    (:attr:`order`). ``base`` is the folder that relative CSV paths start from (the YAML
+    file's folder; default the current folder).
+
+    >>> from mlcycle_ref.pipeline import EvaluationStep, TrainingStep
+    >>> pipeline = Pipeline("wine", [
+    ...     EvaluationStep("score", model="train.model", data="prep.test"),
+    ...     TrainingStep("train", algorithm="linear", target="target", train="prep.train",
+    ...                  backend="in-process"),
+    ...     ProcessingStep("prep", dataset="wine", target="target")])
+    >>> pipeline.order
+    ['prep', 'train', 'score']
+    >>> pipeline.run().outputs("score")["metrics"]["accuracy"] > 0.8
+    True
+    >>> [step["type"] for step in pipeline.to_dict()["steps"]]
+    ['evaluation', 'training', 'processing']
+    >>> print(pipeline.to_yaml().splitlines()[0])
+    name: wine
+    >>> Pipeline.from_dict(pipeline.to_dict()).order == pipeline.order
+    True
+
+    A cycle is refused before anything runs:
 
     >>> from mlcycle_ref.pipeline import EvaluationStep, TrainingStep
     >>> Pipeline("loop", [
@@ -186,7 +239,8 @@ next): score -> train -> score
 
     @classmethod
     def from_dict(cls, mapping: dict, *, base=None) -> Pipeline:
-        """Build a pipeline from ``{"name": ..., "steps": [{"name", "type", ...}, ...]}``."""
+        """Build a pipeline from ``mapping``, ``{"name": ..., "steps": [{"name", "type", ...},
+        ...]}`` (what a YAML file holds); ``base`` is as for the class."""
         if not isinstance(mapping, dict) or "steps" not in mapping or "name" not in mapping:
             raise PipelineError("a pipeline definition needs 'name' and 'steps'")
         steps = []

@@ -29,7 +29,22 @@ def _plain(value):
 
 
 def load_model(model_uri) -> object:
-    """The fitted pipeline stored in a model folder (a training step's output)."""
+    """The fitted pipeline stored in a model folder (a training step's output).
+
+    ``model_uri`` is the folder's path; it must hold ``model.joblib``.
+
+    >>> import tempfile
+    >>> from sklearn.dummy import DummyClassifier
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = joblib.dump(DummyClassifier().fit([[0], [1], [2]], ["a", "b", "b"]),
+    ...                 folder / MODEL_FILE)
+    >>> load_model(folder).predict([[7]]).tolist()
+    ['b']
+    >>> load_model(folder.parent)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: ...: no model.joblib; is this a training step's model?
+    """
     folder = Path(model_uri)
     if not (folder / MODEL_FILE).is_file():
         raise FileNotFoundError(f"{folder}: no {MODEL_FILE}; is this a training step's model?")
@@ -38,7 +53,25 @@ def load_model(model_uri) -> object:
 
 @dataclass(frozen=True)
 class ModelVersion:
-    """One registered version of a model group."""
+    """One registered version of a model group.
+
+    ``group`` and ``version`` (counted from 1 within the group) identify it;
+    ``approval_status`` is one of :data:`APPROVAL_STATUSES`; ``model_uri`` is the folder
+    holding the fitted model; ``metrics`` the scores it was registered with;
+    ``description`` free text for people; ``digest`` identifies the training that made it
+    (registering the same digest again gives this version back); ``created`` and
+    ``updated`` are Unix times in seconds.
+
+    >>> import tempfile
+    >>> from sklearn.dummy import DummyRegressor
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = joblib.dump(DummyRegressor().fit([[0], [1]], [1.0, 3.0]), folder / MODEL_FILE)
+    >>> version = ModelRegistry().register("prices", folder, metrics={"rmse": 1.0})
+    >>> version.group, version.version, version.approval_status
+    ('prices', 1, 'PendingManualApproval')
+    >>> version.load().predict([[5]]).tolist()
+    [2.0]
+    """
 
     group: str
     version: int
@@ -82,6 +115,15 @@ class ModelRegistry:
     'Approved'
     >>> registry.approved("churn").metrics
     {'roc_auc': 0.81}
+    >>> registry.register("churn", "/models/b", metrics={"roc_auc": 0.79}).version
+    2
+    >>> registry.get("churn").model_uri  # the latest version
+    '/models/b'
+    >>> registry.versions("churn")[["version", "approval_status", "roc_auc"]].values.tolist()
+    [[1, 'Approved', 0.81], [2, 'PendingManualApproval', 0.79]]
+    >>> registry.create_group("fraud", "card payments flagged for review")
+    >>> registry.groups()[["group", "versions", "latest_approved"]].values.tolist()
+    [['churn', 2, 1.0], ['fraud', 0, nan]]
     """
 
     def __init__(self, url: str | None = None):
@@ -92,7 +134,8 @@ class ModelRegistry:
         return f"ModelRegistry({self.url!r})"
 
     def create_group(self, name: str, description: str = "") -> None:
-        """Create a model group; an existing group is left as it is."""
+        """Create the model group ``name`` (letters, digits, '_' and '-') with a
+        ``description`` for people; an existing group is left as it is."""
         if not _NAME.match(str(name)):
             raise ValueError(f"model group name {name!r}: use letters, digits, '_' and '-'")
         with contextlib.suppress(IntegrityError), self._engine.begin() as connection:
@@ -104,7 +147,10 @@ class ModelRegistry:
                  digest: str | None = None) -> ModelVersion:
         """Add the next version to ``group`` (created when new) and return it.
 
-        With a ``digest`` already registered in the group, the existing version is returned.
+        ``model_uri`` is where the fitted model is (a training step's model folder);
+        ``metrics``, ``approval_status``, ``description`` and ``digest`` are stored as the
+        :class:`ModelVersion` fields of those names. With a ``digest`` already registered in
+        the group, the existing version is returned.
         """
         _check_status(approval_status)
         self.create_group(group)
@@ -154,7 +200,8 @@ class ModelRegistry:
         return None if row is None else _as_version(row)
 
     def update_status(self, group: str, version: int, approval_status: str) -> ModelVersion:
-        """Approve or reject a version (or send it back to PendingManualApproval)."""
+        """Set ``approval_status`` of version ``version`` of ``group``: approve or reject it,
+        or send it back to PendingManualApproval. Returns the updated version."""
         _check_status(approval_status)
         self.get(group, version)
         with self._engine.begin() as connection:

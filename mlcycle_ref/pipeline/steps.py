@@ -34,7 +34,14 @@ _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 
 
 class PipelineError(MlcycleError, ValueError):
-    """A pipeline that cannot run as defined; the message names the step at fault."""
+    """A pipeline that cannot run as defined; the message names the step at fault.
+
+    >>> TrainingStep("fit", algorithm="catboost", target="y", train="prep.train")
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    mlcycle_ref.pipeline.steps.PipelineError: step 'fit': algorithm must be one of ...
+    """
 
 
 class _Failed(Exception):
@@ -52,7 +59,40 @@ def _split_reference(reference: str, where: str) -> tuple[str, str, tuple[str, .
 
 @dataclass
 class Step:
-    """Base of all steps: a unique ``name`` plus ``depends_on``, extra steps to wait for."""
+    """Base of all steps: a unique ``name`` plus ``depends_on``, extra steps to wait for.
+
+    ``name`` uses letters, digits, '_' and '-'; ``depends_on`` lists steps (or their names)
+    that must run first although the step reads nothing from them. A step type is a
+    dataclass that sets ``kind`` (its YAML type), ``outputs``, ``inputs`` (the fields that
+    hold references) and implements ``run(context)``, which returns a value per output.
+    ``context`` is what a running step may use: ``context.folder``, a fresh folder for its
+    files; ``context.resolve(reference)``, the value another step produced;
+    ``context.path(name)``, a path relative to the pipeline's base folder; and
+    ``context.message``, a line for the run's table. A step type of one's own:
+
+    >>> from dataclasses import dataclass
+    >>> from mlcycle_ref.pipeline import Pipeline
+    >>> @dataclass(kw_only=True)
+    ... class CountRows(Step):
+    ...     table: str
+    ...     kind = "count_rows"
+    ...     outputs = ("rows",)
+    ...     inputs = ("table",)
+    ...     def run(self, context):
+    ...         return {"rows": len(pd.read_pickle(context.resolve(self.table)))}
+    >>> count = CountRows("count", table="prep.train")
+    >>> count.references(), count.output("rows")
+    (['prep.train'], 'count.rows')
+    >>> count.definition()
+    {'name': 'count', 'type': 'count_rows', 'table': 'prep.train'}
+    >>> prep = ProcessingStep("prep", dataset="wine", target="target")
+    >>> Pipeline("sizes", [prep, count]).run().outputs("count")
+    {'rows': 124}
+    >>> Step("bare").run(None)
+    Traceback (most recent call last):
+    ...
+    NotImplementedError
+    """
 
     name: str
     depends_on: list[str] = field(default_factory=list, kw_only=True)
@@ -69,6 +109,9 @@ class Step:
 
     def output(self, name: str, *keys: str) -> str:
         """The reference to one of this step's outputs, e.g. ``"train.model"``.
+
+        ``name`` is one of the step's ``outputs``; ``keys`` reach into an output that is a
+        dictionary (``"score.metrics.roc_auc"``).
 
         >>> TrainingStep("train", algorithm="xgboost", target="y", train="prep.train").output(
         ...     "model")
@@ -117,7 +160,17 @@ class ProcessingStep(Step):
     and ``seed`` size the campaign), ``csv`` (a path; relative to the YAML file when the
     pipeline came from one) or ``input`` (a reference to another step's table).
     ``function`` (Python only) maps the frame to a new frame before the split; its source
-    text goes into the cache key (values it captures from outside do not).
+    text goes into the cache key (values it captures from outside do not). ``target`` is
+    the label column, ``drop`` lists columns removed first, and ``fractions`` and ``seed``
+    split as :func:`mlcycle_ref.data.split` does. ``name`` and ``depends_on`` are as for
+    :class:`Step`.
+
+    >>> from mlcycle_ref.pipeline import Pipeline
+    >>> prep = ProcessingStep("prep", dataset="wine", target="target", drop=["proline"],
+    ...                       fractions=[0.6, 0.2, 0.2])
+    >>> parts = Pipeline("wine", [prep]).run().outputs("prep")
+    >>> [pd.read_pickle(parts[name]).shape for name in ("train", "validation", "test")]
+    [(106, 13), (36, 13), (36, 13)]
 
     >>> ProcessingStep("prepare", dataset="campaign", csv="x.csv", target="subscribed")
     Traceback (most recent call last):
@@ -150,6 +203,7 @@ input
                                 f"choose from {data.DATASETS}")
 
     def run(self, context):
+        """Load, drop, transform and split the data; ``context.folder`` gets the parts."""
         if self.dataset is not None:
             frame = data.load(self.dataset, n_rows=self.rows, seed=self.seed).frame
         elif self.csv is not None:
@@ -175,6 +229,20 @@ class TrainingStep(Step):
     ``backend`` "local" or "dask" runs a training job (``jobs.run``: its own process, status,
     log and artifacts); "in-process" fits right here, which is quicker for small data. The
     output ``model`` is a folder with the fitted pipeline and what it predicts.
+
+    ``target`` is the label column; ``validation`` an optional reference to a table the
+    training job scores as it goes; ``task`` is inferred from the labels unless given;
+    ``hyperparameters`` override the algorithm's defaults and ``seed`` seeds the model. A
+    training job gets ``cpus`` threads and is stopped after ``max_runtime`` seconds.
+    ``name`` and ``depends_on`` are as for :class:`Step`.
+
+    >>> from mlcycle_ref.pipeline import Pipeline, load_model
+    >>> prep = ProcessingStep("prep", dataset="penguins", target="species")
+    >>> train = TrainingStep("train", algorithm="linear", target="species", train="prep.train",
+    ...                      hyperparameters={"C": 0.5}, backend="in-process")
+    >>> model_uri = Pipeline("penguins", [prep, train]).run().outputs("train")["model"]
+    >>> load_model(model_uri).named_steps["model"].C
+    0.5
     """
 
     algorithm: str
@@ -203,6 +271,7 @@ class TrainingStep(Step):
                                 f"{TRAINING_BACKENDS}, got {self.backend!r}")
 
     def run(self, context):
+        """Fit the model on the table ``context`` resolves and save it in ``context.folder``."""
         train_path = context.resolve(self.train)
         validation_path = context.resolve(self.validation) if self.validation else None
         train = _read_frame(train_path)
@@ -243,7 +312,19 @@ def _model_info(model_uri) -> dict:
 
 @dataclass(kw_only=True)
 class EvaluationStep(Step):
-    """Score ``model`` on the ``data`` table with ``evaluate.evaluate``; output ``metrics``."""
+    """Score ``model`` on the ``data`` table with ``evaluate.evaluate``; output ``metrics``.
+
+    ``name`` and ``depends_on`` are as for :class:`Step`.
+
+    >>> from mlcycle_ref.pipeline import Pipeline
+    >>> execution = Pipeline("wine", [
+    ...     ProcessingStep("prep", dataset="wine", target="target"),
+    ...     TrainingStep("train", algorithm="linear", target="target", train="prep.train",
+    ...                  backend="in-process"),
+    ...     EvaluationStep("score", model="train.model", data="prep.test")]).run()
+    >>> sorted(execution.outputs("score")["metrics"])[:3]
+    ['accuracy', 'f1', 'log_loss']
+    """
 
     model: str
     data: str
@@ -254,6 +335,7 @@ class EvaluationStep(Step):
     cacheable: ClassVar[bool] = True
 
     def run(self, context):
+        """Score the model ``context`` resolves on the data table; metrics.json keeps them."""
         model_uri = context.resolve(self.model)
         info = _model_info(model_uri)
         frame = _read_frame(context.resolve(self.data))
@@ -293,7 +375,25 @@ class Condition:
 class ConditionStep(Step):
     """Run ``if_steps`` when every condition holds, ``else_steps`` otherwise.
 
-    The steps of the branch not taken, and the steps that need them, are skipped.
+    ``conditions`` are :class:`Condition` objects or mappings with their fields. The steps
+    of the branch not taken, and the steps that need them, are skipped. ``name`` and
+    ``depends_on`` are as for :class:`Step`.
+
+    >>> from mlcycle_ref.pipeline import FailStep, Pipeline
+    >>> gate = ConditionStep("good-enough", else_steps=["stop"], conditions=[
+    ...     {"left": "score.metrics.accuracy", "op": "GreaterThanOrEqualTo", "right": 0.8}])
+    >>> gate.references()
+    ['score.metrics.accuracy']
+    >>> gate.definition()["conditions"]
+    [{'left': 'score.metrics.accuracy', 'op': '>=', 'right': 0.8}]
+    >>> execution = Pipeline("gated", [
+    ...     ProcessingStep("prep", dataset="wine", target="target"),
+    ...     TrainingStep("train", algorithm="linear", target="target", train="prep.train",
+    ...                  backend="in-process"),
+    ...     EvaluationStep("score", model="train.model", data="prep.test"),
+    ...     gate, FailStep("stop", error_message="accuracy {score.metrics.accuracy}")]).run()
+    >>> execution.outputs("good-enough"), execution.steps[-1].status
+    ({'outcome': True}, 'Skipped')
     """
 
     conditions: list[Condition]
@@ -315,14 +415,17 @@ class ConditionStep(Step):
             raise PipelineError(f"step {self.name!r}: {both} are in both if_steps and else_steps")
 
     def references(self):
+        """The left-hand side of every condition."""
         return [condition.left for condition in self.conditions]
 
     def definition(self):
+        """As :meth:`Step.definition`, the conditions written out as mappings."""
         values = super().definition()
         values["conditions"] = [asdict(condition) for condition in self.conditions]
         return values
 
     def run(self, context):
+        """Resolve each condition's left side through ``context`` and compare it."""
         seen = []
         outcome = True
         for condition in self.conditions:
@@ -340,7 +443,19 @@ class RegisterModelStep(Step):
     """Add ``model`` as a new version of ``model_group`` in the registry, with its metrics.
 
     Registering the same model again (same training key) returns the existing version.
-    ``registry`` is a URL; by default the one given to :meth:`Pipeline.run`.
+    ``registry`` is a URL; by default the one given to :meth:`Pipeline.run`. The version
+    starts with ``approval_status`` (default PendingManualApproval) and ``description``.
+    ``name`` and ``depends_on`` are as for :class:`Step`.
+
+    >>> from mlcycle_ref.pipeline import Pipeline
+    >>> steps = [ProcessingStep("prep", dataset="wine", target="target"),
+    ...          TrainingStep("train", algorithm="linear", target="target", train="prep.train",
+    ...                       backend="in-process"),
+    ...          RegisterModelStep("register", model="train.model", model_group="wine")]
+    >>> Pipeline("wine", steps).run().outputs("register")
+    {'group': 'wine', 'version': 1}
+    >>> Pipeline("wine", steps).run().outputs("register")  # the same model: the same version
+    {'group': 'wine', 'version': 1}
     """
 
     model: str
@@ -361,6 +476,7 @@ class RegisterModelStep(Step):
                                 f"{APPROVAL_STATUSES}, got {self.approval_status!r}")
 
     def run(self, context):
+        """Register the model ``context`` resolves in the registry."""
         registry = ModelRegistry(self.registry) if self.registry else context.registry
         version = registry.register(
             self.model_group, context.resolve(self.model),
@@ -373,16 +489,30 @@ class RegisterModelStep(Step):
 
 @dataclass(kw_only=True)
 class FailStep(Step):
-    """End the run as Failed; ``{step.output.key}`` in the message is filled in."""
+    """End the run as Failed; ``{step.output.key}`` in ``error_message`` is filled in.
+
+    ``name`` and ``depends_on`` are as for :class:`Step`.
+
+    >>> from mlcycle_ref.pipeline import Pipeline
+    >>> stop = FailStep("stop", error_message="{prep.test} is not good enough")
+    >>> stop.references()
+    ['prep.test']
+    >>> execution = Pipeline("stopped", [ProcessingStep("prep", dataset="wine",
+    ...                                                 target="target"), stop]).run()
+    >>> execution.status, execution.failure_reason.endswith("test.pkl is not good enough")
+    ('Failed', True)
+    """
 
     error_message: str
 
     kind: ClassVar[str] = "fail"
 
     def references(self):
+        """The references between braces in the message."""
         return _PLACEHOLDER.findall(self.error_message)
 
     def run(self, context):
+        """Fill in the message from ``context`` and end the run with it."""
         def fill(match):
             value = context.resolve(match.group(1))
             return f"{value:.4f}" if isinstance(value, float) else str(value)
