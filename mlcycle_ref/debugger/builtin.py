@@ -4,8 +4,28 @@ Rules on curves (LossNotDecreasing, Overfit, Overtraining, TreeDepth, StalledTra
 the monitor's per-round history; rules on the model (ClassImbalance, Confusion,
 FeatureImportanceOverweight) read its predictions and feature importance at the latest check.
 
->>> [rule.name for rule in default_rules()][-2:]
-['TreeDepth', 'StalledTraining']
+Each rule below judges one run of 20 rounds of XGBoost's default trees (six levels allowed,
+four used) on the breast cancer data:
+
+>>> from mlcycle_ref import data
+>>> from mlcycle_ref.debugger import debug_fit
+>>> parts = data.split(data.load("breast_cancer").frame, "target", seed=0)
+>>> _, monitor = debug_fit("xgboost", parts.train, parts.validation, "target", n_estimators=20)
+>>> for rule in (Overfit(), Overtraining(), ClassImbalance(samples=100), Confusion(),
+...              FeatureImportanceOverweight(), TreeDepth()):
+...     print(*rule.check(monitor), sep=" | ")
+True | at round 7 validation logloss 0.3156 is 13% above training 0.2789, beyond \
+ratio_threshold=0.1 for 2 rounds in a row | 7
+False | training and validation losses were still improving | 19
+False | largest to smallest class 1.7 to 1; worst class mispredicted in 7% of its rows | 19
+False | smallest diagonal share 93%, largest off-diagonal 7% | 19
+False | the top 3 features (worst texture, worst perimeter, mean texture) hold 32% of the \
+weight importance | 19
+False | deepest tree: 4 levels | 19
+>>> TreeDepth(depth=2).check(monitor), Confusion(min_diag=0.95).check(monitor)[0]
+((True, 'trees reach depth 4 (first at round 0); depth=2', 0), True)
+>>> StalledTraining(threshold=0.0).check(monitor)[0]  # any round is too slow for 0 s
+True
 """
 
 from __future__ import annotations
@@ -49,9 +69,7 @@ increase_threshold_percent=5.0, mode='TRAIN'"
     mode: str = "TRAIN"
 
     def __post_init__(self):
-        if self.mode not in ("TRAIN", "EVAL"):
-            raise DebuggerError(f"LossNotDecreasing: mode must be 'TRAIN' or 'EVAL', "
-                             f"got {self.mode!r}")
+        self._require_one_of("mode", ("TRAIN", "EVAL"))
         if self.num_steps < 1:
             raise DebuggerError(f"LossNotDecreasing: num_steps must be >= 1, got {self.num_steps}")
 
@@ -88,14 +106,12 @@ class Overfit(Rule):
     most ``patience`` rounds in a row, counting from round ``start_step``.
     ``stop_training_on_fire``, as for every rule, ends training when the rule fires.
 
-    >>> from mlcycle_ref import data
-    >>> from mlcycle_ref.debugger import debug_fit
-    >>> parts = data.split(data.load("breast_cancer").frame, "target", seed=0)
-    >>> _, monitor = debug_fit("xgboost", parts.train, parts.validation, "target",
-    ...                        n_estimators=20)
-    >>> fired, message, iteration = Overfit().check(monitor)
-    >>> fired, iteration, message[:45]
-    (True, 7, 'at round 7 validation logloss 0.3156 is 13% a')
+    >>> from mlcycle_ref.debugger import Monitor
+    >>> Overfit().check(Monitor())  # a monitor that has seen no training yet
+    Traceback (most recent call last):
+    ...
+    mlcycle_ref.debugger.rules.MissingData: no train metric recorded: pass the train data \
+as an evaluation set (eval_roles=('train', 'validation'))
     """
 
     start_step: int = 0
@@ -143,13 +159,8 @@ class Overtraining(Rule):
     ``patience_train`` rounds or the validation loss for ``patience_validation`` rounds.
     ``stop_training_on_fire``, as for every rule, ends training when the rule fires.
 
-    >>> from mlcycle_ref import data
-    >>> from mlcycle_ref.debugger import debug_fit
-    >>> parts = data.split(data.load("breast_cancer").frame, "target", seed=0)
-    >>> _, monitor = debug_fit("xgboost", parts.train, parts.validation, "target",
-    ...                        n_estimators=20)
-    >>> Overtraining().check(monitor)
-    (False, 'training and validation losses were still improving', 19)
+    >>> Overtraining(patience_validation=5).parameters
+    'stop_training_on_fire=False, patience_train=5, patience_validation=5, delta=0.01'
     """
 
     patience_train: int = 5
@@ -182,13 +193,9 @@ class ClassImbalance(Rule):
     ``threshold_misprediction`` of its rows.
     ``stop_training_on_fire``, as for every rule, ends training when the rule fires.
 
-    >>> from mlcycle_ref import data
-    >>> from mlcycle_ref.debugger import debug_fit
-    >>> parts = data.split(data.load("breast_cancer").frame, "target", seed=0)
-    >>> _, monitor = debug_fit("xgboost", parts.train, parts.validation, "target",
-    ...                        n_estimators=20)
-    >>> ClassImbalance(samples=100).check(monitor)  # 114 validation rows
-    (False, 'largest to smallest class 1.7 to 1; worst class mispredicted in 7% of its rows', 19)
+    >>> from mlcycle_ref.debugger import Monitor
+    >>> ClassImbalance().evaluate(Monitor()).message
+    'needs class labels: give the monitor data=(X, y)'
     """
 
     threshold_imbalance: float = 10.0
@@ -229,15 +236,8 @@ class Confusion(Rule):
     ``category_no``, when given, is the number of classes the labels must have.
     ``stop_training_on_fire``, as for every rule, ends training when the rule fires.
 
-    >>> from mlcycle_ref import data
-    >>> from mlcycle_ref.debugger import debug_fit
-    >>> parts = data.split(data.load("breast_cancer").frame, "target", seed=0)
-    >>> _, monitor = debug_fit("xgboost", parts.train, parts.validation, "target",
-    ...                        n_estimators=20)
-    >>> Confusion().check(monitor)
-    (False, 'smallest diagonal share 93%, largest off-diagonal 7%', 19)
-    >>> Confusion(min_diag=0.95).check(monitor)[0]
-    True
+    >>> Confusion(min_diag=0.6, max_off_diag=0.4).parameters
+    'stop_training_on_fire=False, category_no=None, min_diag=0.6, max_off_diag=0.4'
     """
 
     category_no: int | None = None
@@ -279,14 +279,11 @@ class FeatureImportanceOverweight(Rule):
     feature, SageMaker's default) or "gain" (total loss reduction of those splits).
     ``stop_training_on_fire``, as for every rule, ends training when the rule fires.
 
-    >>> from mlcycle_ref import data
-    >>> from mlcycle_ref.debugger import debug_fit
-    >>> parts = data.split(data.load("breast_cancer").frame, "target", seed=0)
-    >>> _, monitor = debug_fit("xgboost", parts.train, parts.validation, "target",
-    ...                        n_estimators=20)
-    >>> FeatureImportanceOverweight().check(monitor)[1]
-    'the top 3 features (worst texture, worst perimeter, mean texture) hold 32% of the weight \
-importance'
+    >>> FeatureImportanceOverweight(importance_type="cover")
+    Traceback (most recent call last):
+    ...
+    mlcycle_ref.debugger.rules.DebuggerError: FeatureImportanceOverweight: importance_type \
+must be 'weight' or 'gain', got 'cover'
     """
 
     threshold: float = 0.8
@@ -294,9 +291,7 @@ importance'
     importance_type: str = "weight"
 
     def __post_init__(self):
-        if self.importance_type not in ("weight", "gain"):
-            raise DebuggerError(f"FeatureImportanceOverweight: importance_type must be 'weight' "
-                             f"or 'gain', got {self.importance_type!r}")
+        self._require_one_of("importance_type", ("weight", "gain"))
 
     def check(self, monitor):
         importance = monitor.importance(self.importance_type)
@@ -319,13 +314,8 @@ class TreeDepth(Rule):
 
     ``stop_training_on_fire``, as for every rule, ends training when the rule fires.
 
-    >>> from mlcycle_ref import data
-    >>> from mlcycle_ref.debugger import debug_fit
-    >>> parts = data.split(data.load("breast_cancer").frame, "target", seed=0)
-    >>> _, monitor = debug_fit("xgboost", parts.train, parts.validation, "target",
-    ...                        n_estimators=20)
-    >>> TreeDepth(depth=2).check(monitor)  # XGBoost's trees grow 6 levels by default
-    (True, 'trees reach depth 4 (first at round 0); depth=2', 0)
+    >>> TreeDepth(depth=6, stop_training_on_fire=True).stop_training_on_fire
+    True
     """
 
     depth: int = 4
@@ -349,13 +339,8 @@ class StalledTraining(Rule):
 
     ``stop_training_on_fire``, as for every rule, ends training when the rule fires.
 
-    >>> from mlcycle_ref import data
-    >>> from mlcycle_ref.debugger import debug_fit
-    >>> parts = data.split(data.load("breast_cancer").frame, "target", seed=0)
-    >>> _, monitor = debug_fit("xgboost", parts.train, parts.validation, "target",
-    ...                        n_estimators=20)
-    >>> StalledTraining().check(monitor)  # doctest: +ELLIPSIS
-    (False, 'slowest round: 0.0... s', 19)
+    >>> StalledTraining(threshold=60).parameters
+    'stop_training_on_fire=False, threshold=60'
     """
 
     threshold: float = 1800.0

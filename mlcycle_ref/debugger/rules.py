@@ -103,6 +103,12 @@ class Rule:
         """The rule's parameters as ``name=value`` text, for tables and reports."""
         return ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self))
 
+    def _require_one_of(self, field: str, choices: tuple[str, ...]) -> None:
+        value = getattr(self, field)
+        if value not in choices:
+            raise DebuggerError(f"{self.name}: {field} must be "
+                                f"{' or '.join(map(repr, choices))}, got {value!r}")
+
     def evaluate(self, monitor: Monitor) -> RuleResult:
         """The rule's verdict on what ``monitor`` recorded so far; ``Error`` on missing data."""
         try:
@@ -113,5 +119,12 @@ class Rule:
 
     def check(self, monitor: Monitor) -> tuple[bool, str, int | None]:
         """``(fired, message, iteration)`` for ``monitor``; raises :class:`MissingData` when
-        the monitor lacks what the rule needs."""
+        the monitor lacks what the rule needs.
+
+        ``iteration`` is the round the message refers to, counted from 0, or None.
+
+        >>> from mlcycle_ref.debugger import Monitor, StalledTraining
+        >>> StalledTraining(threshold=60).check(Monitor())  # a monitor that saw no round
+        (False, 'no round finished yet', None)
+        """
         raise NotImplementedError
