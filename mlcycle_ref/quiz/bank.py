@@ -17,7 +17,6 @@ Any error names the file, the question (term, persona, item) and the field.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
@@ -304,6 +303,8 @@ def _passed_marker(text: str) -> Path:
     checks a bank against it once per version of the bank (or of the schema), not on every
     run; the checks after the schema run on every load.
     """
+    import hashlib  # OpenSSL loads with it: only when a bank loads, not for `--help`
+
     digest = hashlib.sha256(SCHEMA_FILE.read_bytes() + text.encode()).hexdigest()
     return data_dir() / "checked-banks" / digest
 
