@@ -62,6 +62,8 @@ class Monitor(RoundCallback):
     classes : the monitored rows' classes at the latest check (None for regression)
     stopped_by : name of the rule (or "on_iteration") that stopped training, else None
 
+    Examples
+    --------
     >>> import lightgbm, numpy as np
     >>> X = np.random.default_rng(0).normal(size=(200, 3)); y = (X[:, 0] > 0).astype(int)
     >>> monitor = Monitor(data=(X, y), check_every=4)

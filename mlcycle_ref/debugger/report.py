@@ -60,6 +60,8 @@ def write_report(monitor: Monitor, path, *, title: str = "Debugger report") -> P
     path : the HTML file to write (its folder must exist); returned as a ``Path``
     title : the page's title and heading
 
+    Examples
+    --------
     >>> import tempfile
     >>> from mlcycle_ref import data
     >>> from mlcycle_ref.debugger import debug_fit
