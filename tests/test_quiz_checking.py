@@ -1,6 +1,7 @@
 """Checking responses: the hand-written short-answer table and every objective kind."""
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,7 @@ def test_hand_written_answer_gets_its_expected_verdict(question_id, case):
 def test_the_whole_tuning_set_meets_the_targets_of_issue_11():
     spec = importlib.util.spec_from_file_location("bench_short_answers", BENCH)
     bench = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = bench  # its dataclasses look their module up
     spec.loader.exec_module(bench)
     overall, _ = bench.score(CASES_PATH)
     assert overall.n == sum(len(answers) for answers in CASES.values()) > 900

@@ -220,3 +220,32 @@ def test_a_word_of_the_rubric_is_no_typing_slip_for_another():
     assert made("Imputaton fills the gaps.", [impute]) == (True,)
     assert made("Clean inputs help the model.", [impute]) == (True,)  # a slip, on its own
     assert made("Clean inputs help the model.", [impute, inputs]) == (False, True)
+
+
+def test_an_ordered_phrasing_reads_one_clause_in_its_written_order():
+    backwards = Point("text becomes numbers", ("[text|category] [number]",),
+                      contradictions=("> [number] [text]",))
+    assert analyse_answer("It turns numbers into text.", "", [backwards]).contradicted == (True,)
+    right = analyse_answer("It turns text into numbers.", "", [backwards])
+    assert right.made == (True,) and right.contradicted == (False,)
+    apart = analyse_answer("Numeric columns stay, text columns become numbers.", "", [backwards])
+    assert apart.made == (True,) and apart.contradicted == (False,)
+
+
+def test_rewritten_phrases_deny_nothing_and_read_as_one_word():
+    assert "no" not in normalise("separate yes/no columns").split()
+    assert normalise("the model learns it by itself").split()[-1] == "automatically"
+    assert normalise("data disjoint from the training set").split()[1] == "not"
+
+
+def test_a_critique_word_inside_the_opposite_claim_does_not_excuse_it():
+    drop = Point("drop useless features", ("drop useless feature",),
+                 contradictions=("> drop feature [mistake|always]",))
+    claim = analyse_answer("Dropping features is a mistake.", "", [drop])
+    assert claim.contradicted == (True,)
+    compared = analyse_answer("Quicker than training from scratch.", "",
+                              [Point("quick", ("quick",), contradictions=("train scratch",))])
+    assert compared.contradicted == (False,) and compared.made == (True,)
+    skipped = analyse_answer("You skip training from scratch, it is quick.", "",
+                             [Point("quick", ("quick",), contradictions=("train scratch",))])
+    assert skipped.contradicted == (False,)

@@ -8,6 +8,8 @@ offers alternatives for one slot, and an alternative may be several words in a r
 
     "[compare|check] [prediction|output] [truth|label|actual]"
 
+The slots match in any order, unless the phrasing starts with ``>`` (see :func:`is_ordered`).
+
 A match does not count when it is negated (a "not", "never", "without", "instead of" ...
 earlier in its clause or between its words, or "is not"/"does not" right after it),
 when one of the point's contradictions is claimed, or when the words come from the
@@ -64,6 +66,7 @@ NOT_CANCELLERS = _words("not_cancellers")
 CLAUSE_BREAKS = _words("clause_breaks")
 PRONOUNS = _words("pronouns")
 CRITIQUE = _words("critique_words")
+COMPARERS = _words("comparers")
 NO_STEM = _words("no_stem")
 POST_NEGATORS = _words("post_negators")
 FILLERS = _words("fillers")
@@ -223,6 +226,10 @@ def normalise(text: str) -> str:
                   r"need)nt\b", r"\1 not", text)
     text = re.sub(r"([a-z])'(s|re|ve|ll|d|m)\b", r"\1 ", text)
     text = text.replace("'", " ")
+    for phrase, word in LEXICON["rewrites"].items():
+        # ASCII letters, and spaces, slashes or hyphens between the words, as in the browser.
+        text = re.sub(r"(?<![a-z0-9])" + r"[ \t\r\n/-]+".join(phrase.split()) + r"(?![a-z0-9])",
+                      f" {word} ", text)
     for phrase in LEXICON["negating_phrases"]:
         text = re.sub(r"\b" + r"\s+".join(phrase.split()) + r"\b", " not ", text)
     return text
@@ -291,6 +298,16 @@ def tokenise(text: str, subject_starts: frozenset[str] = frozenset()) -> list[To
                     stop=word in STOPWORDS,
                 ))
     return tokens
+
+
+def is_ordered(phrasing: str) -> bool:
+    """A phrasing that starts with ``>`` matches only in its written order, within one clause:
+    "> [number] [text]" is "numbers become text", not "text becomes numbers".
+
+    >>> is_ordered("> [number] [text]"), is_ordered("[number] [text]")
+    (True, False)
+    """
+    return phrasing.lstrip().startswith(">")
 
 
 @cache
@@ -409,7 +426,7 @@ class _Answer:
 
     def matches(self, phrasing: str, subject: str | None) -> list[tuple[int, ...]]:
         """Every structurally valid match of a phrasing (negation not yet considered)."""
-        return self.slot_matches(compile_phrasing(phrasing), subject)
+        return self.slot_matches(compile_phrasing(phrasing), subject, is_ordered(phrasing))
 
     def near_matches(self, phrasing: str, subject: str | None) -> list[tuple[int, ...]]:
         """Matches of the phrasing with any one of its slots left out (three slots or more,
@@ -418,10 +435,13 @@ class _Answer:
         if len(slots) < 3:
             return []
         return [m for k in range(len(slots))
-                for m in self.slot_matches(slots[:k] + slots[k + 1:], subject)]
+                for m in self.slot_matches(slots[:k] + slots[k + 1:], subject,
+                                           is_ordered(phrasing))]
 
-    def slot_matches(self, slots, subject: str | None) -> list[tuple[int, ...]]:
-        """Every structurally valid match of compiled slots."""
+    def slot_matches(self, slots, subject: str | None,
+                     ordered: bool = False) -> list[tuple[int, ...]]:
+        """Every structurally valid match of compiled slots (in written order and within one
+        clause when ``ordered``)."""
         per_slot = [[(alt == (NEG,), run) for alt in slot for run in self.runs(alt)]
                     for slot in slots]
         found = []
@@ -433,8 +453,10 @@ class _Answer:
                 continue
             # A phrasing with a negator is read in its written order ("many features never
             # converge"): a negator elsewhere in the sentence is not its own.
-            if any(is_neg for is_neg, _ in combo) and any(
+            if (ordered or any(is_neg for is_neg, _ in combo)) and any(
                     combo[k][1][-1] > min(combo[k + 1][1]) for k in range(len(combo) - 1)):
+                continue
+            if ordered and len({self.tokens[p].clause for p in positions}) > 1:
                 continue
             if self.rank[max(positions)] - self.rank[min(positions)] + 1 > MAX_SPAN:
                 continue
@@ -475,8 +497,15 @@ class _Answer:
             for t in self.tokens)
 
     def critiqued(self, match: tuple[int, ...]) -> bool:
-        sentence = self.tokens[match[0]].sentence
-        return any(t.sentence == sentence and t.surface in CRITIQUE for t in self.tokens)
+        """Is an opposite claim criticised, imagined or compared against, not made? A critique
+        word elsewhere in its sentence (not one of its own words: "removing features is a
+        mistake" is the claim), or "than" before it in its clause ("quicker than training
+        from scratch")."""
+        first = self.tokens[match[0]]
+        return any(t.sentence == first.sentence and q not in match and (
+            t.surface in CRITIQUE or (t.surface in COMPARERS and q < match[0]
+                                      and t.clause == first.clause))
+            for q, t in enumerate(self.tokens))
 
 
 def _copied(answer: list[Token], prompt: list[Token]) -> set[int]:

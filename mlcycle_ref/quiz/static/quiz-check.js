@@ -47,6 +47,7 @@
     const CLAUSE_BREAKS = set("clause_breaks");
     const PRONOUNS = set("pronouns");
     const CRITIQUE = set("critique_words");
+    const COMPARERS = set("comparers");
     const NO_STEM = set("no_stem");
     const POST_NEGATORS = set("post_negators");
     const FILLERS = set("fillers");
@@ -110,6 +111,10 @@
         /\b(do|does|did|is|are|was|were|has|have|had|should|could|would|must|need)nt\b/g,
         "$1 not");
       text = text.replace(/([a-z])'(s|re|ve|ll|d|m)\b/g, "$1 ").split("'").join(" ");
+      for (const [phrase, word] of Object.entries(lexicon.rewrites)) {
+        text = text.replace(new RegExp("(?<![a-z0-9])" + phrase.split(/\s+/).join("[ \\t\\r\\n/-]+") +
+          "(?![a-z0-9])", "g"), ` ${word} `);
+      }
       for (const phrase of lexicon.negating_phrases) {
         text = text.replace(new RegExp("\\b" + phrase.split(/\s+/).join("\\s+") + "\\b", "g"),
           " not ");
@@ -164,6 +169,10 @@
     }
 
     const compiled = new Map();
+    function isOrdered(phrasing) {
+      return phrasing.trimStart().startsWith(">");
+    }
+
     function compilePhrasing(phrasing) {
       if (compiled.has(phrasing)) return compiled.get(phrasing);
       const slots = [];
@@ -287,7 +296,7 @@
       }
 
       matches(phrasing, subject) {
-        return this.slotMatches(compilePhrasing(phrasing), subject);
+        return this.slotMatches(compilePhrasing(phrasing), subject, isOrdered(phrasing));
       }
 
       nearMatches(phrasing, subject) {
@@ -295,12 +304,13 @@
         if (slots.length < 3) return [];
         const found = [];
         for (let k = 0; k < slots.length; k++) {
-          found.push(...this.slotMatches(slots.slice(0, k).concat(slots.slice(k + 1)), subject));
+          found.push(...this.slotMatches(slots.slice(0, k).concat(slots.slice(k + 1)), subject,
+            isOrdered(phrasing)));
         }
         return found;
       }
 
-      slotMatches(slots, subject) {
+      slotMatches(slots, subject, ordered) {
         const perSlot = slots.map((slot) => {
           const options = [];
           for (const alt of slot) {
@@ -313,7 +323,7 @@
         const combo = [];
         const visit = (k) => {
           if (k === perSlot.length) {
-            this.consider(combo, subject, found);
+            this.consider(combo, subject, found, ordered);
             return;
           }
           for (const option of perSlot[k]) {
@@ -326,17 +336,18 @@
         return found;
       }
 
-      consider(combo, subject, found) {
+      consider(combo, subject, found, ordered) {
         const positions = [];
         for (const [, run] of combo) positions.push(...run);
         if (new Set(positions).size < positions.length) return;
         if (new Set(positions.map((p) => this.tokens[p].sentence)).size > 1) return;
-        if (combo.some(([isNeg]) => isNeg)) {
+        if (ordered || combo.some(([isNeg]) => isNeg)) {
           for (let k = 0; k + 1 < combo.length; k++) {
             const run = combo[k][1];
             if (run[run.length - 1] > Math.min(...combo[k + 1][1])) return;
           }
         }
+        if (ordered && new Set(positions.map((p) => this.tokens[p].clause)).size > 1) return;
         const first = Math.min(...positions);
         const last = Math.max(...positions);
         if (this.rank.get(last) - this.rank.get(first) + 1 > lexicon.thresholds.max_span) return;
@@ -369,8 +380,10 @@
       }
 
       critiqued(match) {
-        const sentence = this.tokens[match[0]].sentence;
-        return this.tokens.some((t) => t.sentence === sentence && CRITIQUE.has(t.surface));
+        const first = this.tokens[match[0]];
+        return this.tokens.some((t, q) => t.sentence === first.sentence && !match.includes(q) &&
+          (CRITIQUE.has(t.surface) || (COMPARERS.has(t.surface) && q < match[0] &&
+            t.clause === first.clause)));
       }
     }
 
