@@ -16,11 +16,6 @@ between nbgrader's solution markers and the hidden tests between its hidden-test
 This module is the vocabulary they share: finding labs and telling graded cells apart. A test
 cell has ``grade`` set and ``solution`` unset, a written answer has both set; a test cell whose
 code all sits between the hidden-test markers is a hidden test.
-
->>> available()[:3]
-['lab01_exploration', 'lab02_features', 'lab03_training']
->>> resolve(["lab02"])
-['lab02_features']
 """
 
 from __future__ import annotations
@@ -49,11 +44,23 @@ MAX_MESSAGE = 300
 
 
 class LabError(MlcycleError, ValueError):
-    """A lab or notebook that cannot be released or checked; the message says which and why."""
+    """A lab or notebook that cannot be released or checked; the message says which and why.
+
+    >>> resolve(["lab99"])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    mlcycle_ref.labs.LabError: 'lab99' is not a lab in .../solutions; labs: lab01_exploration, ...
+    """
 
 
 def available(source: Path = SOLUTIONS) -> list[str]:
-    """Names of the labs in ``source``: folders ``<lab>`` holding ``<lab>.ipynb``, sorted."""
+    """Names of the labs in ``source``: folders ``<lab>`` holding ``<lab>.ipynb``, sorted.
+
+    ``source`` defaults to the repository's ``solutions/``, the instructor's lab sources.
+
+    >>> available()[:3]
+    ['lab01_exploration', 'lab02_features', 'lab03_training']
+    """
     source = Path(source)
     if not source.is_dir():
         hint = ("; name the instructor's folder of nbgrader source labs with --source (the "
@@ -65,7 +72,13 @@ def available(source: Path = SOLUTIONS) -> list[str]:
 
 
 def resolve(labs=None, source: Path = SOLUTIONS) -> list[str]:
-    """Full lab names for ``labs`` (all when empty); a unique prefix such as "lab01" is enough."""
+    """Full lab names for ``labs`` (all when empty); a unique prefix such as "lab01" is enough.
+
+    The names are looked up in ``source``, as for :func:`available`.
+
+    >>> resolve(["lab02", "lab01_exploration"])
+    ['lab02_features', 'lab01_exploration']
+    """
     names = available(source)
     if not labs:
         return names
@@ -83,6 +96,9 @@ def resolve(labs=None, source: Path = SOLUTIONS) -> list[str]:
 def course_config(course_dir: Path, *, db_url: str | None = None):
     """nbgrader configuration for a course directory; the gradebook defaults to a file inside it.
 
+    ``course_dir`` is the nbgrader course root (``source/``, ``submitted/``, ...); ``db_url``
+    names another gradebook database.
+
     >>> config = course_config(Path("/tmp/course"))
     >>> config.CourseDirectory.db_url
     'sqlite:////tmp/course/gradebook.db'
@@ -98,7 +114,12 @@ def course_config(course_dir: Path, *, db_url: str | None = None):
 
 @contextlib.contextmanager
 def venv_on_path():
-    """Put this Python's ``bin`` folder first on PATH: nbgrader runs ``alembic`` from PATH."""
+    """Put this Python's ``bin`` folder first on PATH: nbgrader runs ``alembic`` from PATH.
+
+    >>> with venv_on_path():
+    ...     os.environ["PATH"].split(os.pathsep)[0] == str(Path(sys.executable).parent)
+    True
+    """
     original = os.environ.get("PATH", "")
     os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), original])
     try:

@@ -48,6 +48,8 @@ def _check_command(args) -> int:
 def register(subparsers) -> None:
     """Add ``labs release``, ``labs get FOLDER`` and ``labs check NOTEBOOK`` to a command line.
 
+    ``subparsers`` is what ``ArgumentParser.add_subparsers`` returned for ``mlcycle``.
+
     >>> import argparse
     >>> parser = argparse.ArgumentParser(prog="mlcycle")
     >>> register(parser.add_subparsers(dest="command"))

@@ -19,7 +19,9 @@ INSTRUCTOR_PLUGINS = ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:course-
 def student_setup(config_dir=None) -> Path:
     """Disable nbgrader's instructor plugins for this user; return the settings file written.
 
-    Other settings in the file are kept; running it again changes nothing.
+    ``config_dir`` is the Jupyter configuration folder, by default the user's
+    (``jupyter --config-dir``). Other settings in the file are kept; running it again
+    changes nothing.
 
     >>> import tempfile
     >>> path = student_setup(tempfile.mkdtemp())

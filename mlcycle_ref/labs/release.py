@@ -13,7 +13,9 @@ def release(names=None, *, source: Path = labs.SOLUTIONS,
             destination: Path = labs.ROOT / "labs") -> list[Path]:
     """Generate the student version of each lab into ``destination/<lab>/``; return the notebooks.
 
-    A lab's folder in ``destination`` is replaced as a whole. The nbgrader course directory and
+    ``names`` are lab names or unique prefixes (all labs when None), looked up in
+    ``source``, the folder of nbgrader source labs. A lab's folder in ``destination`` is
+    replaced as a whole. The nbgrader course directory and
     its gradebook are temporary, so nothing but the released folders is written.
 
     >>> out = Path(tempfile.mkdtemp())

@@ -53,14 +53,27 @@ def course_secret(course_dir) -> str:
 
 
 def hidden_seed(name: str) -> int:
-    """A seed for the hidden data called ``name``, from the secret of the course being graded."""
+    """A seed for the hidden data called ``name``, from the secret of the course being graded.
+
+    >>> hidden_seed("missing-shares") == hidden_seed("missing-shares")
+    True
+    >>> hidden_seed("missing-shares") == hidden_seed("sentinel-counts")
+    False
+    """
     secret = os.environ.get(ENVIRONMENT) or DEVELOPMENT
     digest = hashlib.sha256(f"{secret}\0{name}".encode()).digest()
     return int.from_bytes(digest[:8], "big")
 
 
 def hidden_rng(name: str):
-    """A NumPy random generator for the hidden data called ``name`` (see :func:`hidden_seed`)."""
+    """A NumPy random generator for the hidden data called ``name`` (see :func:`hidden_seed`).
+
+    A hidden test draws its data from it, so the data are the same in every run of one course:
+
+    >>> first, again = hidden_rng("ages").normal(size=3), hidden_rng("ages").normal(size=3)
+    >>> (first == again).all()
+    np.True_
+    """
     import numpy as np
 
     return np.random.default_rng(hidden_seed(name))
@@ -68,7 +81,8 @@ def hidden_rng(name: str):
 
 @contextlib.contextmanager
 def in_environment(secret: str | None):
-    """Set ``MLCYCLE_COURSE_SECRET`` while a grader starts its kernels (no change for None).
+    """Set ``MLCYCLE_COURSE_SECRET`` to ``secret`` while a grader starts its kernels (no change
+    for None); the previous value comes back afterwards.
 
     >>> with in_environment("s3cret"):
     ...     os.environ[ENVIRONMENT]

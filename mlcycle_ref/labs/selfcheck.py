@@ -33,7 +33,16 @@ _MISSING_NAME = re.compile(r"name '(\w+)' is not defined")
 
 @dataclass(frozen=True)
 class TaskResult:
-    """One graded cell: its id, kind (visible, hidden, written), points, score and outcome."""
+    """One graded cell: its id, kind (visible, hidden, written), points, score and outcome.
+
+    ``grade_id`` is the cell's nbgrader id; ``kind`` is ``labs.VISIBLE``, ``labs.HIDDEN``
+    or ``labs.WRITTEN``; ``points`` what the cell is worth and ``score`` what it earned;
+    ``status`` is one of :data:`PASSED`, :data:`FAILED`, :data:`NOT_ATTEMPTED`,
+    :data:`BLOCKED` and :data:`NOT_CHECKED`; ``message`` says why a task did not pass.
+
+    >>> TaskResult("missing-shares-tests", labs.VISIBLE, 2, PASSED, score=2).status
+    'passed'
+    """
 
     grade_id: str
     kind: str
@@ -47,8 +56,30 @@ class TaskResult:
 class CheckReport:
     """What :func:`check` found: one :class:`TaskResult` per graded cell, in notebook order.
 
+    ``notebook`` is the checked file; ``seconds`` how long the run took; ``problem`` is set
+    when the notebook could not be run to the end (a cell over its time, a dead kernel);
     ``notes`` say which cells were changed and restored, ``causes`` which failures blocked
     later tasks.
+
+    >>> report = CheckReport("lab01.ipynb", (
+    ...     TaskResult("shares-tests", labs.VISIBLE, 2, PASSED, score=2),
+    ...     TaskResult("counts-tests", labs.VISIBLE, 1, FAILED, "value of counts is not correct"),
+    ...     TaskResult("counts-hidden", labs.HIDDEN, 2, NOT_CHECKED)), seconds=4.2)
+    >>> report.visible_score, report.visible_total, report.all_visible_passed
+    (2.0, 3.0, False)
+    >>> report.as_dict()["hidden_total"]
+    2.0
+    >>> print(report.render())
+    Self-check of lab01.ipynb (ran in 4.2 s)
+    <BLANKLINE>
+      task           points  result
+      shares-tests        2  passed
+      counts-tests        1  FAILED: value of counts is not correct
+      counts-hidden       2  hidden test, run when your instructor grades
+    <BLANKLINE>
+    Visible tests: 2 of 3 points.
+    Not included: hidden tests (2 points) check the same tasks on data you have not seen and
+    run only when your instructor grades; written answers (0 points) are marked by hand.
     """
 
     notebook: str
@@ -138,6 +169,9 @@ def _grade_ids(nb) -> set[str]:
 def find_release(nb, notebook: Path, released: Path = labs.RELEASED) -> Path | None:
     """The released lab ``nb`` is a copy of: same file name, else most of the same cells.
 
+    ``nb`` is the student's notebook as read, ``notebook`` its path (only the file name is
+    used) and ``released`` the folder of released labs. None when no lab matches.
+
     >>> lab = labs.RELEASED / "lab03_training" / "lab03_training.ipynb"
     >>> find_release(nbformat.read(lab, as_version=4), Path("my copy.ipynb")) == lab
     True
@@ -213,7 +247,8 @@ def check(notebook, *, timeout: float = labs.CELL_TIMEOUT,
 
 
 def defined_names(source: str) -> set[str]:
-    """Names a cell binds at the top level of the notebook (not inside its functions).
+    """Names a cell's code ``source`` binds at the top level of the notebook (not inside its
+    functions).
 
     >>> sorted(defined_names("import numpy as np\\na, (b, c) = f()\\ndef g(x):\\n    y = x"))
     ['a', 'b', 'c', 'g', 'np']
@@ -255,9 +290,18 @@ def _error(cell) -> dict | None:
 def where(error: dict, nb) -> str:
     """Where an error was raised in the student's notebook: function, line and cell.
 
-    The deepest frame in an answer cell wins (the student's function); otherwise the deepest
-    frame in any cell of the notebook. Test cells ran with the guard's line on top, which is
-    not counted.
+    ``error`` is the error output of a cell (its ``ename``, ``evalue`` and ``traceback``)
+    and ``nb`` the executed notebook. The deepest frame in an answer cell wins (the
+    student's function); otherwise the deepest frame in any cell of the notebook. Test cells
+    ran with the guard's line on top, which is not counted.
+
+    >>> from nbformat.v4 import new_code_cell, new_notebook, new_output
+    >>> answer = new_code_cell("def share(x):\\n    return x / 0", execution_count=1,
+    ...                        metadata={"nbgrader": {"solution": True, "grade_id": "share"}})
+    >>> error = new_output("error", ename="ZeroDivisionError", evalue="division by zero",
+    ...                    traceback=["Cell In[2], line 2", "Cell In[1], line 2, in share"])
+    >>> where(error, new_notebook(cells=[answer]))
+    'in share, line 2 of cell share'
     """
     by_count = {cell.get("execution_count"): cell for cell in nb.cells
                 if cell.cell_type == "code" and cell.get("execution_count")}
@@ -278,7 +322,17 @@ def where(error: dict, nb) -> str:
 
 
 def describe(error: dict, nb) -> str:
-    """One line on an error: the failure message, where it was raised and a hint for ``None``."""
+    """One line on an error: the failure message, where it was raised and a hint for ``None``.
+
+    ``error`` and ``nb`` are as for :func:`where`.
+
+    >>> from nbformat.v4 import new_notebook, new_output
+    >>> error = new_output("error", ename="TypeError", traceback=[],
+    ...                    evalue="'NoneType' object is not subscriptable")
+    >>> describe(error, new_notebook())
+    "TypeError: 'NoneType' object is not subscriptable; a function returned None: is a \
+return statement missing?"
+    """
     text = labs.failure_message(error)
     location = where(error, nb)
     if location and error.get("ename") != "AssertionError":
@@ -291,9 +345,28 @@ def describe(error: dict, nb) -> str:
 def explain(nb, tasks: list[dict], reference: dict) -> tuple[list[TaskResult], list[str]]:
     """Turn the grader's task results into what a student should read, and name root causes.
 
-    A visible test fails for one of three reasons: its task's answer cell is still the stub
-    (not attempted), it needs a name that an earlier task's failure left undefined (blocked:
-    the root is reported once), or its own code failed.
+    ``nb`` is the executed notebook, ``tasks`` the grader's result per graded cell (its
+    ``grade_id``, ``kind``, ``points``, ``score`` and ``message``) and ``reference`` what the
+    notebook was restored from: its ``cells``, each with the ``given`` source. A visible test
+    fails for one of three reasons: its task's answer cell is still the stub (not
+    attempted), it needs a name that an earlier task's failure left undefined (blocked: the
+    root is reported once), or its own code failed. Returns the results and the root causes.
+
+    >>> from nbformat.v4 import new_code_cell, new_notebook, new_output
+    >>> stub = "def share(x):\\n    raise NotImplementedError"
+    >>> answer = new_code_cell(stub, execution_count=1,
+    ...                        metadata={"nbgrader": {"solution": True, "grade_id": "share"}})
+    >>> error = new_output("error", ename="NotImplementedError", evalue="",
+    ...                    traceback=["Cell In[2], line 2", "Cell In[1], line 2, in share"])
+    >>> test = new_code_cell("# guard\\nassert share(4) == 2", execution_count=2, outputs=[error],
+    ...                      metadata={"nbgrader": {"grade": True, "grade_id": "share-tests",
+    ...                                             "points": 1}})
+    >>> tasks = [{"grade_id": "share-tests", "kind": "visible", "points": 1, "score": 0,
+    ...           "message": ""}]
+    >>> results, causes = explain(new_notebook(cells=[answer, test]), tasks,
+    ...                           {"cells": [{"cell": answer, "given": stub}]})
+    >>> results[0].status, causes
+    ('not attempted', [])
     """
     given = {_meta(entry["cell"]).get("grade_id"): entry["given"]
              for entry in reference["cells"]}
