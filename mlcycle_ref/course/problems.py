@@ -29,7 +29,11 @@ def submission_problems(notebook: str, notes=(), timeout: int | None = None,
                         already: str = "") -> list[str]:
     """Problems of one executed submission (nbformat JSON), one sentence each, naming the cell.
 
-    A cell that ``already`` names ("cell X: ...", the grader's own report) is not named again.
+    ``notebook`` is the executed notebook as JSON text; ``notes`` are the notes
+    :func:`~mlcycle_ref.course.restore.restore` made while rebuilding it (an answer cell
+    that lost its metadata is reported); ``timeout`` is the per-cell limit in seconds, named
+    in the message about a cell that ran out of time. A cell that ``already`` names ("cell
+    X: ...", the grader's own report) is not named again.
 
     >>> from nbformat.v4 import new_code_cell, new_notebook
     >>> cell = new_code_cell("def f(:", metadata={"nbgrader": {"grade_id": "answer",
