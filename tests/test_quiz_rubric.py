@@ -198,6 +198,9 @@ def test_exact_words_bare_terms_and_nearby_negations_are_recorded():
     term = Point("a chart", ("[chart|plot]",))
     assert analyse_answer("Charts.", "", [term]).bare == (True,)
     assert analyse_answer("You draw charts.", "", [term]).bare == (False,)
+    # A longer run of terms without a verb describes, as a statement would.
+    assert analyse_answer("Visualisation (histograms, scatter plots, correlation maps).", "",
+                          [term]).bare == (False,)
     # A negator before the point in its clause, kept off it by a pronoun; one after it in the
     # clause denies something else ("charts, not tables") and one in another clause is apart.
     assert analyse_answer("Rather than tables you draw charts.", "", [term]).denial_near

@@ -49,6 +49,8 @@ MAX_SPAN: int = LEXICON["thresholds"]["max_span"]
 COPY_RUN: int = LEXICON["thresholds"]["copy_run"]
 #: A bare keyword list scores at most this much, below any pass mark.
 KEYWORD_CAP: float = LEXICON["thresholds"]["keyword_cap"]
+#: A sentence without a verb of at most this many content words is a lone term.
+LONE_WORDS: int = LEXICON["thresholds"]["lone_words"]
 #: This many signs of doubt (hedges, a question mark at the end) make an answer a guess.
 GUESS_SIGNS: int = LEXICON["thresholds"]["guess_signs"]
 #: Stem that every negator becomes, in answers and in phrasings alike.
@@ -489,12 +491,14 @@ class _Answer:
         return False
 
     def verbless(self, match: tuple[int, ...]) -> bool:
-        """Does the sentence of a match hold neither a verb nor a pronoun (a lone term, not a
-        statement)?"""
+        """Is the sentence of a match a lone term, not a statement: at most ``LONE_WORDS``
+        content words, and neither a verb nor a pronoun? ("Matplotlib: charts.", where a
+        longer run of terms describes: "visualisation (histograms, correlation maps)")"""
         sentence = self.tokens[match[0]].sentence
-        return not any(t.sentence == sentence and (
-            t.surface in VERB_FORMS or t.surface in AUXILIARIES or t.surface in PRONOUNS)
-            for t in self.tokens)
+        words = [t for t in self.tokens if t.sentence == sentence]
+        return sum(not t.stop for t in words) <= LONE_WORDS and not any(
+            t.surface in VERB_FORMS or t.surface in AUXILIARIES or t.surface in PRONOUNS
+            for t in words)
 
     def critiqued(self, match: tuple[int, ...]) -> bool:
         """Is an opposite claim criticised, imagined or compared against, not made? A critique

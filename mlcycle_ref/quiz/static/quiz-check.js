@@ -375,8 +375,10 @@
 
       verbless(match) {
         const sentence = this.tokens[match[0]].sentence;
-        return !this.tokens.some((t) => t.sentence === sentence &&
-          (VERB_FORMS.has(t.surface) || AUXILIARIES.has(t.surface) || PRONOUNS.has(t.surface)));
+        const words = this.tokens.filter((t) => t.sentence === sentence);
+        return words.filter((t) => !t.stop).length <= lexicon.thresholds.lone_words &&
+          !words.some((t) => VERB_FORMS.has(t.surface) || AUXILIARIES.has(t.surface) ||
+            PRONOUNS.has(t.surface));
       }
 
       critiqued(match) {
