@@ -49,7 +49,6 @@ NOT_YET = {
             "course.folder",
             "course.formgrader",
             "course.report",
-            "course.restore",
         )],
         "not done yet"),
 }

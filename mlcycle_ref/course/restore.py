@@ -24,7 +24,17 @@ def graded_reference(course: Course, lab: str) -> dict:
     ``cells`` lists the lab's nbgrader cells in order, each as the cell to grade with (locked
     cells with their full source from the gradebook, hidden tests included) and the source the
     students were given. ``imports`` holds the import statements of the locked cells that are
-    not tests, ``files`` any other files of the lab's source folder.
+    not tests, ``files`` any other files of the lab's source folder. ``course`` is the
+    course whose gradebook and ``release/`` folder hold the lab; a lab never recorded there
+    (``mlcycle course init`` records them) is refused:
+
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> graded_reference(Course(root, root / "source", "sqlite://"), "lab01_exploration")
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    mlcycle_ref.course.folder.CourseError: .../lab01_exploration.ipynb: missing; is ...
     """
     from nbgrader.api import MissingEntry
 
@@ -43,7 +53,16 @@ def graded_reference(course: Course, lab: str) -> dict:
 
 
 def lab_files(folder) -> dict[str, bytes]:
-    """The files of a lab's folder other than notebooks, by relative path: its data."""
+    """The files of a lab's ``folder`` other than notebooks, by relative path: its data.
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "lab.ipynb").write_text("{}")
+    >>> (folder / "data").mkdir()
+    >>> _ = (folder / "data" / "ages.csv").write_text("age\\n31\\n")
+    >>> lab_files(folder)
+    {'data/ages.csv': b'age\\n31\\n'}
+    """
     folder = Path(folder)
     return {path.relative_to(folder).as_posix(): path.read_bytes()
             for path in sorted(folder.rglob("*"))
@@ -56,7 +75,15 @@ def reference_from(given, lab: str, *, stored: dict | None = None, files: dict |
 
     ``stored`` maps grade ids to (full source, checksum) from the gradebook: locked cells then
     grade with their full source, hidden tests included. Without it (the self-check, which has
-    only the release) the cells are graded as given. ``files`` are the lab's other files.
+    only the release) the cells are graded as given. ``given`` is the released notebook,
+    ``lab`` the lab's name and ``files`` the lab's other files (see :func:`lab_files`).
+
+    >>> lab = labs.RELEASED / "lab01_exploration" / "lab01_exploration.ipynb"
+    >>> reference = reference_from(nbformat.read(lab, as_version=4), "lab01_exploration")
+    >>> reference["lab"], reference["imports"].splitlines()[-1]
+    ('lab01_exploration', 'from mlcycle_ref import checks, data, explore')
+    >>> sorted(reference["cells"][0])
+    ['cell', 'given']
     """
     stored = stored or {}
     cells, imports = [], []
@@ -97,7 +124,8 @@ def _plain(cell):
 
 
 def restore(submitted, reference: dict):
-    """Rebuild a submission on the lab's own skeleton; return the notebook and notes on changes.
+    """Rebuild the ``submitted`` notebook on the lab's own skeleton; return the notebook and
+    notes on changes.
 
     Every nbgrader cell of the lab comes back in the lab's order with the lab's metadata.
     Locked cells and tests come from ``reference`` (see :func:`graded_reference`); answer cells
@@ -178,7 +206,9 @@ class GradingGuard:
     puts all of them back: a submission that replaced ``numpy.isclose``, patched
     ``checks.expect_close`` (or its code), rebound ``checks`` or shadowed ``all`` with a
     function of its own is tested with the originals. Deleting the guard makes every test
-    fail. It stops the common cheats, not code written to defeat this class.
+    fail. It stops the common cheats, not code written to defeat this class. ``imports`` is
+    the source of the lab's import lines; ``memory_mb`` caps the kernel's data memory in MiB
+    (None: no cap).
 
     >>> import numpy
     >>> guard = GradingGuard("import numpy as np")
