@@ -30,7 +30,7 @@ _PENALTY_LINE = re.compile(r"^c\.(LateSubmissionPlugin\.penalty_method|"
 def parse_due(text: str) -> datetime:
     """A due date typed by an instructor, as the naive UTC time nbgrader stores.
 
-    Without an offset the time is UTC.
+    ``text`` is an ISO date and time; without an offset the time is UTC.
 
     >>> parse_due("2026-12-01 17:00")
     datetime.datetime(2026, 12, 1, 17, 0)
@@ -48,7 +48,18 @@ def parse_due(text: str) -> datetime:
 
 
 def extensions(course: Course, lab: str) -> dict[str, float]:
-    """Student -> hours of extension on ``lab``."""
+    """Student -> hours of extension on ``lab``, from ``deadlines.json`` in ``course``'s folder.
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> root = Path(tempfile.mkdtemp())
+    >>> course = Course(root, root / "source", f"sqlite:///{root}/gradebook.db")
+    >>> extensions(course, "lab01_exploration")
+    {}
+    >>> _ = (root / EXTENSIONS_FILE).write_text('{"lab01_exploration": {"s001": 48}}')
+    >>> extensions(course, "lab01_exploration")
+    {'s001': 48.0}
+    """
     path = course.root / EXTENSIONS_FILE
     try:
         data = json.loads(path.read_text()) if path.is_file() else {}
@@ -60,7 +71,20 @@ def extensions(course: Course, lab: str) -> dict[str, float]:
 def set_penalty(course: Course, method: str, points_per_hour: float = 1.0) -> None:
     """Make ``method`` (none, zero, per-hour) the course's late penalty in nbgrader_config.py.
 
-    Only the lines that set the penalty are replaced; the rest of the file stays as it is.
+    ``course`` is the course whose configuration file changes; ``points_per_hour`` is what
+    each hour late (started) costs under "per-hour". Only the lines that set the penalty
+    are replaced; the rest of the file stays as it is.
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> root = Path(tempfile.mkdtemp())
+    >>> _ = (root / CONFIG_FILE).write_text('c.Execute.timeout = 30\\n'
+    ...                                     'c.LateSubmissionPlugin.penalty_method = "none"\\n')
+    >>> set_penalty(Course(root, root / "source", "sqlite://"), "per-hour", 0.5)
+    >>> print((root / CONFIG_FILE).read_text().strip())
+    c.Execute.timeout = 30
+    c.AssignLatePenalties.plugin_class = "mlcycle_ref.course.late_penalty.PerHourPenalty"
+    c.PerHourPenalty.points_per_hour = 0.5
     """
     if method not in PENALTIES:
         raise CourseError(f"late penalty {method!r}: choose one of {', '.join(PENALTIES)}")
@@ -79,7 +103,17 @@ def set_deadline(course: Course, lab: str, due: datetime | None = None, *,
                  student: str | None = None, extension_hours: float | None = None) -> None:
     """Record the due date of ``lab`` and/or a student's extension; re-apply penalties.
 
-    Submissions already graded get their late penalty again at once.
+    ``course`` holds the gradebook; ``lab`` is a lab name or unique prefix; ``due`` the due
+    date as :func:`parse_due` gives it (None leaves it as it is). An extension needs both
+    ``student`` and ``extension_hours`` (hours past the due date). Submissions already
+    graded get their late penalty again at once.
+
+    >>> from pathlib import Path
+    >>> course = Course(Path("/srv/ml"), labs.SOLUTIONS, "sqlite:////srv/ml/gradebook.db")
+    >>> set_deadline(course, "lab01", student="s001")
+    Traceback (most recent call last):
+    ...
+    mlcycle_ref.course.folder.CourseError: an extension needs both a student and a number of hours
     """
     from nbgrader.api import MissingEntry
 
@@ -109,8 +143,9 @@ def apply_late_penalty(course: Course, lab: str, student: str,
                        submitted_at: datetime | None = None) -> None:
     """Set a graded submission's time and extension, then nbgrader's penalty for it.
 
-    The policy is the course's configuration (see :func:`set_penalty`), as for
-    ``nbgrader autograde``.
+    The submission is ``student``'s of ``lab`` in ``course``'s gradebook; ``submitted_at``
+    (naive UTC) replaces its time when given. The policy is the course's configuration
+    (see :func:`set_penalty`), as for ``nbgrader autograde``.
     """
     from nbgrader.preprocessors import AssignLatePenalties
     from sqlalchemy.exc import SAWarning
@@ -129,7 +164,21 @@ def apply_late_penalty(course: Course, lab: str, student: str,
 
 
 def submission_time(course: Course, lab: str, student: str) -> datetime | None:
-    """When ``student`` handed ``lab`` in (naive UTC), from nbgrader's ``timestamp.txt``."""
+    """When ``student`` handed ``lab`` in (naive UTC), from nbgrader's ``timestamp.txt``
+    beside the submission in ``course``; None when there is none.
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> root = Path(tempfile.mkdtemp())
+    >>> course = Course(root, root / "source", "sqlite://")
+    >>> folder = course.submitted("s001", "lab01_exploration").parent
+    >>> folder.mkdir(parents=True)
+    >>> _ = (folder / "timestamp.txt").write_text("2026-12-01 17:30:00 UTC")
+    >>> submission_time(course, "lab01_exploration", "s001")
+    datetime.datetime(2026, 12, 1, 17, 30)
+    >>> submission_time(course, "lab01_exploration", "s002") is None
+    True
+    """
     from nbgrader import utils
 
     stamp_file = course.submitted(student, lab).with_name("timestamp.txt")
