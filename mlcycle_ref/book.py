@@ -13,7 +13,12 @@ made to work (see ``SIDEBAR_TOGGLES``).
 Executed pages depend on the package as much as on their own cells, but jupyter-cache keys
 its stored outputs on the cells alone: after a change to ``mlcycle_ref`` a rebuild would
 show outputs of the old code. The cache therefore lives in a folder named after a
-fingerprint of the package's files, so a changed package executes the pages again.
+fingerprint of the package's files, so a changed package executes the pages again. The pages
+missing from the cache are executed before Sphinx reads any page, one per core, longest first
+(see ``_execute_pages_in_parallel``).
+
+The site search stems the pages exactly as its script stems a query, and joins the stems of
+one word family, so "leak" and "leakage" find the same pages (see ``join_word_families``).
 
 The ``glossary-bank`` directive renders the glossary bank (``quizzes/glossary.yml``) as a
 Sphinx glossary, so the book's definitions and the glossary drills cannot drift apart.
@@ -28,15 +33,25 @@ Enable it in ``_config.yml``::
 import hashlib
 import importlib
 import json
+import os
 import pkgutil
+import re
 import shutil
-from pathlib import Path
+import tempfile
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 
 import yaml
 from docutils import nodes
 from docutils.statemachine import StringList
+from sphinx.search.en import SearchEnglish
+from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 from sphinx.util.nodes import nested_parse_with_titles
+
+logger = logging.getLogger(__name__)
 
 #: Where the copy lives, relative to the site's ``_static`` folder.
 MATHJAX_FOLDER = "mathjax"
@@ -221,40 +236,100 @@ document.addEventListener("DOMContentLoaded", () => {
 });
 """.replace("BOOK_PDF", BOOK_PDF)
 
-#: Stems the English stemmer leaves apart although a reader means one word.
-STEM_ALIASES = {"leakag": "leak"}
+#: English endings the Porter stemmer keeps, so that "leakage" stems to "leakag" beside
+#: "leak", "randomly" to "randomli" beside "random", "normalise" to "normalis" beside "normal"
+#: (it strips "-ize" but not "-ise") and "largest" to "largest" beside "larg". Measured on the
+#: book's own index, every pair of stems these four endings join is one word family, apart
+#: from "pack" and "package"; "-er", "-or" and "-y" were left out because they also join
+#: "fold" to "folder", "fact" to "factor" and "part" to "party".
+FAMILY_ENDINGS = ("ag", "li", "is", "est")
+#: A shorter stem is too ambiguous to be a family's root: "only" stems to "onli", "apply" to
+#: "appli", and neither belongs with "on" or "app".
+FAMILY_ROOT_LENGTH = 4
 
 
-def stem_alias(stem: str) -> str:
-    """Return the stem the search index files ``stem`` under.
+def word_families(stems) -> list[set[str]]:
+    """Group stems that are one stem plus endings of ``FAMILY_ENDINGS``; singletons are left out.
 
-    >>> stem_alias("leakag"), stem_alias("model")
-    ('leak', 'model')
+    A chain joins too: "cost", "costli", "costliest" are one family.
+
+    >>> sorted(map(sorted, word_families(["leak", "leakag", "model", "mode", "cost",
+    ...                                   "costli", "costliest"])))
+    [['cost', 'costli', 'costliest'], ['leak', 'leakag']]
     """
-    return STEM_ALIASES.get(stem, stem)
+    known = {stem for stem in stems if stem.isalpha()}
+    parent = {stem: stem for stem in known}
+
+    def root(stem):
+        while parent[stem] != stem:
+            stem = parent[stem]
+        return stem
+
+    for stem in known:
+        for ending in FAMILY_ENDINGS:
+            shorter = stem[: -len(ending)]
+            if stem.endswith(ending) and len(shorter) >= FAMILY_ROOT_LENGTH and shorter in known:
+                parent[root(stem)] = root(shorter)
+    families: dict[str, set[str]] = {}
+    for stem in known:
+        families.setdefault(root(stem), set()).add(stem)
+    return [family for family in families.values() if len(family) > 1]
 
 
-def _search_language():
-    from sphinx.search.en import SearchEnglish
+def join_word_families(index: dict) -> int:
+    """Let every stem of a word family find the pages of all its members.
 
-    class SearchEnglishWithAliases(SearchEnglish):
-        """English search whose stems also join words such as "leak" and "leakage"."""
+    Sphinx stems the query with the same Porter stemmer as the pages, so after this a search
+    for "leak" and one for "leakage" list the same pages. Both the text (``terms``) and the
+    titles (``titleterms``) are joined. Returns how many stems gained pages.
 
-        js_stemmer_code = SearchEnglish.js_stemmer_code + (
-            "\nvar PorterStemmer = Stemmer;\n"
-            "Stemmer = function() {\n"
-            "  const porter = new PorterStemmer();\n"
-            f"  const aliases = {json.dumps(STEM_ALIASES)};\n"
-            "  this.stemWord = (word) => {\n"
-            "    const stem = porter.stemWord(word);\n"
-            "    return aliases[stem] || stem;\n"
-            "  };\n"
-            "};\n")
+    >>> index = {"terms": {"leak": 0, "leakag": [1, 2], "model": 3}, "titleterms": {}}
+    >>> join_word_families(index), index["terms"]
+    (2, {'leak': [0, 1, 2], 'leakag': [0, 1, 2], 'model': 3})
+    """
+    def pages_of(found) -> set[int]:
+        # The index stores a stem found on one page as that page's number, else a list.
+        return set(found) if isinstance(found, list) else {found}
 
-        def stem(self, word: str) -> str:
-            return stem_alias(super().stem(word))
+    grown = 0
+    for key in ("terms", "titleterms"):
+        table = index.get(key, {})
+        for family in word_families(table):
+            pages = set().union(*(pages_of(table[stem]) for stem in family))
+            for stem in family:
+                grown += len(pages_of(table[stem])) < len(pages)
+                table[stem] = sorted(pages)
+    return grown
 
-    return SearchEnglishWithAliases
+
+#: Sphinx's JavaScript stemmer, which stems the reader's query, follows Porter's later
+#: departures from the published algorithm (``-bli`` becomes ``-ble`` and ``-logi`` becomes
+#: ``-log`` in step 2, and words under three letters are kept whole); the Python stemmer
+#: that stems the pages does not. Measured on the book's words, "visibly", "reproducibly"
+#: and "analogy" stemmed differently on the two sides.
+JS_STEP2_DEPARTURES = (("bli", "ble"), ("logi", "log"))
+#: Porter's "m > 0" (a vowel then a consonant) in the script's own regular expression: step 2
+#: changes an ending only when what comes before it passes.
+_MEASURE_ABOVE_ZERO = re.compile("^([^aeiou][^aeiouy]*)?[aeiouy][aeiou]*[^aeiou][^aeiouy]*")
+
+
+class SearchAsQueried(SearchEnglish):
+    """English search that stems the pages exactly as the page script stems a query.
+
+    >>> stem = SearchAsQueried({}).stem
+    >>> stem("visibly"), stem("analogy"), stem("leakage"), stem("as")
+    ('visibl', 'analog', 'leakag', 'as')
+    """
+
+    def stem(self, word: str) -> str:
+        if len(word) < 3:
+            return word.lower()
+        stem = super().stem(word)
+        for ending, replacement in JS_STEP2_DEPARTURES:
+            if stem.endswith(ending) and _MEASURE_ABOVE_ZERO.match(stem[: -len(ending)]):
+                # Step 2 changed the ending; steps 3 to 5 still apply to the new one.
+                return super().stem(stem[: -len(ending)] + replacement)
+        return stem
 
 
 def group_glossary_aliases(index: dict, bank: dict) -> int:
@@ -283,16 +358,17 @@ def group_glossary_aliases(index: dict, bank: dict) -> int:
     return moved
 
 
-def _group_aliases_in_search(app, exception):
+def _finish_search_index(app, exception):
     index_file = Path(app.outdir) / "searchindex.js"
-    bank_file = Path(app.srcdir) / "quizzes" / "glossary.yml"
-    if exception or app.builder.format != "html" or not index_file.is_file() \
-            or not bank_file.is_file():
+    if exception or app.builder.format != "html" or not index_file.is_file():
         return
     text = index_file.read_text(encoding="utf-8")
     prefix, body = text.split("(", 1)
     index = json.loads(body[: body.rindex(")")])
-    group_glossary_aliases(index, yaml.safe_load(bank_file.read_text(encoding="utf-8")))
+    bank_file = Path(app.srcdir) / "quizzes" / "glossary.yml"
+    if bank_file.is_file():
+        group_glossary_aliases(index, yaml.safe_load(bank_file.read_text(encoding="utf-8")))
+    join_word_families(index)
     index_file.write_text(f"{prefix}({json.dumps(index, separators=(',', ':'))})",
                           encoding="utf-8")
 
@@ -320,6 +396,100 @@ def _cache_per_package_version(app, config):
     if not config.nb_execution_cache_path:
         cache = Path(app.outdir).parent / ".jupyter_cache" / f"mlcycle_ref-{package_fingerprint()}"
         config.nb_execution_cache_path = str(cache)
+
+
+@dataclass
+class _PageRun:
+    """A page whose code must run before it is read: its notebook and how to execute it."""
+
+    docname: str
+    path: Path
+    notebook: object  # nbformat.NotebookNode
+    read_fmt: dict | None
+    config: object  # myst_nb's NbParserConfig, with the page's own overrides
+
+
+def _page_run(env, docname: str, cache) -> _PageRun | None:
+    """The page's run if myst-nb would execute it now (cache mode, outputs not in the cache)."""
+    from myst_nb.core.nb_to_tokens import nb_node_to_dict
+    from myst_nb.core.read import create_nb_reader
+
+    path = Path(env.doc2path(docname))
+    text = path.read_text(encoding="utf-8")
+    reader = create_nb_reader(str(path), env.myst_config, env.mystnb_config, text)
+    if reader is None:
+        return None
+    notebook = reader.read(text)
+    config = env.mystnb_config
+    # The page's front matter may change its execution settings, as it does for myst-nb.
+    overrides = nb_node_to_dict(notebook.metadata.get(config.metadata_key, {}))
+    overrides.pop("output_folder", None)
+    config = config.copy(**overrides)
+    if config.execution_mode != "cache" or any(
+            PurePosixPath(path.as_posix()).match(pattern)
+            for pattern in config.execution_excludepatterns):
+        return None
+    try:
+        cache.match_cache_notebook(notebook)
+        return None
+    except KeyError:
+        return _PageRun(docname, path, notebook, reader.read_fmt, config)
+
+
+def _expected_seconds(cache_folder: Path) -> dict[str, float]:
+    """How long each page took the last time any cache beside ``cache_folder`` executed it."""
+    from jupyter_cache import get_cache
+
+    seconds: dict[str, float] = {}
+    databases = sorted(cache_folder.parent.glob("*/global.db"), key=lambda db: db.stat().st_mtime)
+    for database in databases:  # the newest last, so its times win
+        for record in get_cache(database.parent).list_cache_records():
+            seconds[record.uri] = record.data.get("execution_seconds", 0.0)
+    return seconds
+
+
+def _execute(run: _PageRun):
+    from jupyter_cache.executors.utils import single_nb_execution
+
+    with (tempfile.TemporaryDirectory() if run.config.execution_in_temp
+          else nullcontext(str(run.path.parent))) as cwd:
+        return single_nb_execution(run.notebook, cwd=cwd,
+                                   allow_errors=run.config.execution_allow_errors,
+                                   timeout=run.config.execution_timeout, meta_override=True)
+
+
+def _execute_pages_in_parallel(app, env, docnames):
+    # myst-nb executes the pages one after another as Sphinx reads them, which leaves a core
+    # idle while most of a cold build is spent running code. Here the pages whose outputs are
+    # not in the cache run first, one per core, each in its own kernel, and their outputs go
+    # into the cache; myst-nb then reads every page from the cache. A page that fails is not
+    # cached, so myst-nb runs it again and reports the error as usual.
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    if env.mystnb_config.execution_mode != "cache":
+        return
+    cache = get_cache(env.mystnb_config.execution_cache_path)
+    runs = [run for run in (_page_run(env, name, cache) for name in sorted(docnames)) if run]
+    if len(runs) < 2:
+        return
+    # Longest first, so that no long page starts last while the other core has nothing left.
+    expected = _expected_seconds(Path(env.mystnb_config.execution_cache_path))
+    runs.sort(key=lambda run: -expected.get(str(run.path), float("inf")))
+    workers = min(len(runs), os.cpu_count() or 1)
+    logger.info(f"executing {len(runs)} pages, {workers} at a time")
+    with ThreadPoolExecutor(workers) as pool:
+        futures = {pool.submit(_execute, run): run for run in runs}
+        for future in as_completed(futures):
+            run, result = futures[future], future.result()
+            if result.err is not None:
+                logger.info(f"{run.docname}: failed, myst-nb runs it again to report the error")
+                continue
+            stage = cache.add_nb_to_project(str(run.path), read_data=run.read_fmt)
+            cache.cache_notebook_bundle(
+                CacheBundleIn(run.notebook, stage.uri, data={"execution_seconds": result.time}),
+                check_validity=False, overwrite=True)
+            logger.info(f"{run.docname}: executed in {result.time:.1f} s")
 
 
 def _use_local_mathjax(app, config):
@@ -536,13 +706,14 @@ def setup(app):
     app.connect("config-inited", _cache_per_package_version)
     app.connect("builder-inited", _install_mathjax)
     app.connect("builder-inited", _install_site_css)
+    app.connect("env-before-read-docs", _execute_pages_in_parallel)
     app.add_css_file(SITE_CSS_FILE)
     app.add_js_file(None, body=SIDEBAR_TOGGLES)
     app.add_js_file(None, body=ACCESSIBILITY_FIXES)
     app.add_js_file(None, body=SEARCH_FIXES)
     app.add_js_file(None, body=PDF_LINK)
-    app.add_search_language(_search_language())
-    app.connect("build-finished", _group_aliases_in_search)
+    app.add_search_language(SearchAsQueried)
+    app.connect("build-finished", _finish_search_index)
     app.connect("html-page-context", _drop_thebe)
     app.connect("missing-reference", _resolve_reexport)
     app.connect("html-page-context", _default_colour_mode)
