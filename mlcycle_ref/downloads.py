@@ -120,7 +120,11 @@ def write_downloads(app, exception) -> None:
     from mlcycle_ref.labs.bundle import with_site_links, write_zip
 
     out = Path(app.outdir) / FOLDER
-    shutil.rmtree(out, ignore_errors=True)
+    # The labs are copied afresh (a few files, milliseconds); the page notebooks are kept
+    # between builds, as converting every page took about a second of each warm build.
+    shutil.rmtree(out / "labs", ignore_errors=True)
+    for archive in out.glob("*.zip"):
+        archive.unlink()
     released = labs.RELEASED
     # With the site's address (html_baseurl) the labs link its pages; without one, the pages
     # of this copy of the site, relative to downloads/labs/<lab>/.
@@ -133,10 +137,40 @@ def write_downloads(app, exception) -> None:
     for name in labs.available(released):
         write_zip(out / f"{name}.zip", [name], released=out / "labs")
     write_zip(out / ALL_LABS, released=out / "labs")
-    for docname in sorted(_markdown_pages(app)):
-        target = out / "chapters" / f"{docname}.ipynb"
+    write_chapter_notebooks(out / "chapters", {
+        docname: Path(app.env.doc2path(docname)) for docname in _markdown_pages(app)})
+
+
+def write_chapter_notebooks(folder: Path, sources: dict[str, Path]) -> list[str]:
+    """Write ``folder/<docname>.ipynb`` for each page's source, and remove notebooks of pages
+    that are gone. A notebook newer than its page and than this module is kept. Returns the
+    docnames written.
+
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> _ = (root / "page.md").write_text("# Title\\n")
+    >>> write_chapter_notebooks(root / "out", {"book/page": root / "page.md"})
+    ['book/page']
+    >>> write_chapter_notebooks(root / "out", {"book/page": root / "page.md"})
+    []
+    >>> _ = (root / "out" / "book" / "old.ipynb").write_text("{}")
+    >>> _ = write_chapter_notebooks(root / "out", {"book/page": root / "page.md"})
+    >>> sorted(path.name for path in (root / "out" / "book").iterdir())
+    ['page.ipynb']
+    """
+    written = []
+    converter = Path(__file__).stat().st_mtime
+    for docname, source in sorted(sources.items()):
+        target = folder / f"{docname}.ipynb"
+        if target.is_file() and target.stat().st_mtime > max(source.stat().st_mtime, converter):
+            continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(chapter_notebook(Path(app.env.doc2path(docname))), target)
+        nbformat.write(chapter_notebook(source), target)
+        written.append(docname)
+    wanted = {folder / f"{docname}.ipynb" for docname in sources}
+    for stale in [path for path in folder.rglob("*.ipynb") if path not in wanted]:
+        stale.unlink()
+    return written
 
 
 def setup(app):
