@@ -65,16 +65,34 @@ _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]*$")
 
 
 class CourseError(MlcycleError, ValueError):
-    """A course folder, roster or submission folder that cannot be used; the message says why."""
+    """A course folder, roster or submission folder that cannot be used; the message says why.
+
+    >>> open_course("/no/such/course")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    mlcycle_ref.course.folder.CourseError: /no/such/course: not a course folder (no ...
+    """
 
 
 @dataclass(frozen=True)
 class Course:
     """A course folder: where submissions, grades and feedback live, and where the labs come from.
 
-    >>> course = Course(Path("/srv/ml"), Path("/srv/ml/source"), "sqlite:////srv/ml/gradebook.db")
-    >>> course.submitted("s001", "lab02_features").relative_to(course.root).as_posix()
-    'submitted/s001/lab02_features/lab02_features.ipynb'
+    ``root`` is the course folder; ``source`` the folder of nbgrader source labs;
+    ``db_url`` the gradebook's database URL; ``timeout`` the seconds each cell may run. The
+    path methods take a ``student`` id and a full ``lab`` name and only compute paths.
+
+    >>> course = Course(Path("/srv/ml"), labs.SOLUTIONS, "sqlite:////srv/ml/gradebook.db")
+    >>> [path.relative_to(course.root).as_posix() for path in (
+    ...     course.submitted("s001", "lab02_features"), course.autograded("s001", "lab02_features"),
+    ...     course.feedback("s001", "lab02_features"), course.record("s001", "lab02_features"))]
+    ['submitted/s001/lab02_features/lab02_features.ipynb', \
+'autograded/s001/lab02_features/lab02_features.ipynb', \
+'feedback/s001/lab02_features/lab02_features.html', 'grading/lab02_features/s001.json']
+    >>> course.resolve("lab02")
+    'lab02_features'
+    >>> course.config().CourseDirectory.db_url
+    'sqlite:////srv/ml/gradebook.db'
     """
 
     root: Path
@@ -86,16 +104,20 @@ class Course:
         return self.root / folder / student / lab / f"{lab}{suffix}"
 
     def submitted(self, student: str, lab: str) -> Path:
+        """Where ``student``'s submission of ``lab`` is filed by ``collect``."""
         return self._notebook("submitted", student, lab)
 
     def autograded(self, student: str, lab: str) -> Path:
+        """Where the graded copy of ``student``'s ``lab`` is written."""
         return self._notebook("autograded", student, lab)
 
     def feedback(self, student: str, lab: str) -> Path:
+        """Where the HTML feedback for ``student`` on ``lab`` is written."""
         return self._notebook("feedback", student, lab, ".html")
 
     def record(self, student: str, lab: str) -> Path:
-        """The grading record of one submission: written once its result is in."""
+        """The grading record of ``student``'s submission of ``lab``: written once its result
+        is in."""
         return self.root / "grading" / lab / f"{student}.json"
 
     def config(self):
@@ -132,7 +154,8 @@ class Course:
 
 
 def read_roster(path) -> list[dict[str, str]]:
-    """Students from a CSV file, one row each: ours, or a Canvas or Moodle export as it is.
+    """Students from the CSV file at ``path``, one row each: ours, or a Canvas or Moodle
+    export as it is.
 
     The id is the first of these columns that every row fills: ``id``, ``student_id``,
     Canvas's ``ID``, Moodle's ``ID number``, ``Username`` or ``Email address``. Names and
@@ -200,7 +223,8 @@ def init(course_dir, roster=None, *, source=None, lab_names=None,
     ``roster`` and records each lab in the gradebook, generating its student version under
     ``release/``. Running it again adds students and new labs; the configuration file, the
     copied labs and the labs already in the gradebook are left alone, so edits and grades are
-    safe.
+    safe. ``course_dir`` is the folder to create; ``lab_names`` picks labs by name or prefix
+    (default: all); ``timeout`` is the seconds each cell may run when grading.
     """
     from nbgrader.apps import NbGraderAPI
 
@@ -249,6 +273,13 @@ def open_course(course_dir=".") -> Course:
     """The course whose ``nbgrader_config.py`` is in ``course_dir`` (see :func:`init`).
 
     Paths in the configuration are read relative to the folder, wherever it is now.
+
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> _ = (root / CONFIG_FILE).write_text(CONFIG_TEXT.format(course_id=COURSE_ID, timeout=60))
+    >>> course = open_course(root)
+    >>> course.source == root / "source", course.timeout, course.db_url.endswith("gradebook.db")
+    (True, 60, True)
     """
     from traitlets.config.loader import PyFileConfigLoader
 
@@ -267,7 +298,7 @@ def open_course(course_dir=".") -> Course:
 
 
 def roster_ids(course: Course) -> list[str]:
-    """Ids of the students in the course's gradebook, sorted."""
+    """Ids of the students in ``course``'s gradebook, sorted."""
     with course.gradebook() as gradebook:
         return sorted(student.id for student in gradebook.students)
 
@@ -276,7 +307,8 @@ def model_submission(course: Course, lab: str):
     """The student version of ``lab`` with the model answers typed in, as a notebook.
 
     It is what a student who solved everything would hand in: grade it to try a lab, or the
-    grading of a class, before the students do.
+    grading of a class, before the students do. ``course`` must have recorded the lab (its
+    ``release/`` and ``source/`` copies).
     """
     lab = course.resolve(lab)
     nb = nbformat.read(course.root / "release" / lab / f"{lab}.ipynb", as_version=4)
@@ -294,7 +326,15 @@ def model_submission(course: Course, lab: str):
 
 
 def write_atomically(path: Path, content: bytes | str) -> None:
-    """Write a file so that a reader (or a crash) sees the old or the new content, never half."""
+    """Write ``content`` (text or bytes) to ``path`` so that a reader (or a crash) sees the old
+    or the new content, never half.
+
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "record.json"
+    >>> write_atomically(path, '{"status": "graded"}')
+    >>> read_record(path)
+    {'status': 'graded'}
+    """
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     if isinstance(content, str):
         content = content.encode()
@@ -306,7 +346,12 @@ def write_atomically(path: Path, content: bytes | str) -> None:
 
 
 def read_record(path: Path) -> dict | None:
-    """A grading record (see :meth:`Course.record`) as a dict, or None if there is none yet."""
+    """The grading record at ``path`` (see :meth:`Course.record`) as a dict, or None if there
+    is none yet (or it cannot be read).
+
+    >>> read_record(Path("/no/such/record.json")) is None
+    True
+    """
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):
@@ -314,7 +359,22 @@ def read_record(path: Path) -> dict | None:
 
 
 def submissions(course: Course, lab: str, students=None) -> dict[str, Path]:
-    """Student -> submitted notebook of ``lab`` (which may be missing from its folder)."""
+    """Student -> submitted notebook of ``lab`` (which may be missing from its folder).
+
+    ``course`` is the course whose ``submitted/`` folder is read; ``students`` limits the
+    result to those ids, each of which must have a submission.
+
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> course = Course(root, root / "source", "sqlite://")
+    >>> course.submitted("s002", "lab01_exploration").parent.mkdir(parents=True)
+    >>> {student: path.name for student, path in submissions(course, "lab01_exploration").items()}
+    {'s002': 'lab01_exploration.ipynb'}
+    >>> submissions(course, "lab01_exploration", ["s001"])
+    Traceback (most recent call last):
+    ...
+    mlcycle_ref.course.folder.CourseError: no submission of lab01_exploration for s001
+    """
     folder = course.root / "submitted"
     found = {}
     if folder.is_dir():
