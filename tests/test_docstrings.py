@@ -42,7 +42,6 @@ NOT_YET = {
     **dict.fromkeys(
         [f"mlcycle_ref.{name}" for name in (
             "course.cli",
-            "course.collect",
             "course.export",
             "course.feedback",
             "course.formgrader",
@@ -61,6 +60,8 @@ EXAMPLES_NOT_YET = {
 # submissions. Making one costs about 5 s (nbgrader migrates a new database), a course with a
 # lab about 10 s: too slow for a docstring example. tests/test_course*.py exercise them.
 NEEDS_GRADEBOOK = {
+    "mlcycle_ref.course.collect.collect",
+    "mlcycle_ref.course.collect.roster_names",
     "mlcycle_ref.course.deadlines.apply_late_penalty",
     "mlcycle_ref.course.folder.Course.gradebook",
     "mlcycle_ref.course.folder.init",

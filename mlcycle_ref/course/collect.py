@@ -19,7 +19,24 @@ MAX_NOTEBOOK_BYTES = 50 * 2**20
 
 @dataclass
 class CollectReport:
-    """What :func:`collect` did with each file; ``render()`` gives the text for the terminal."""
+    """What :func:`collect` did with each file; ``render()`` gives the text for the terminal.
+
+    ``lab`` is the lab collected. By student id: ``collected`` the file filed,
+    ``renamed`` a file filed although its name is not the lab's, ``duplicates`` the files
+    not used, ``kept`` why a found notebook was not filed (the one collected before is
+    newer) and ``replaced`` when the older submission it replaced came in. ``unknown`` lists
+    notebooks naming no student, ``rejected`` maps a file to why it was refused (too big, say),
+    ``stray`` lists files that are not notebooks and ``missing`` the students without one.
+
+    >>> report = CollectReport("lab01_exploration", collected={"s001": "s001/lab01.ipynb"},
+    ...                        stray=["notes.txt"], missing=["s002"])
+    >>> print(report.render())
+    Collected 1 submission(s) of lab01_exploration.
+    Stray files (not notebooks), ignored (1):
+      notes.txt
+    Students without a submission (1):
+      s002
+    """
 
     lab: str
     collected: dict[str, str] = field(default_factory=dict)   # student -> file used
@@ -34,6 +51,7 @@ class CollectReport:
     replaced: dict[str, str] = field(default_factory=dict)    # student -> when the old one came
 
     def render(self) -> str:
+        """The report as text: the count collected, then each non-empty list with a title."""
         lines = [f"Collected {len(self.collected)} submission(s) of {self.lab}."]
         sections = [
             ("renamed notebooks, collected anyway", [f"{student}: {name}" for student, name
@@ -100,7 +118,7 @@ def match_name(name: str, names: dict[str, str]) -> list[str]:
 
 
 def roster_names(course: Course) -> dict[str, str]:
-    """Student id -> "first last" for the students of the gradebook with both names."""
+    """Student id -> "first last" for the students of ``course``'s gradebook with both names."""
     with course.gradebook() as gradebook:
         return {student.id: f"{student.first_name} {student.last_name}"
                 for student in gradebook.students if student.first_name and student.last_name}
@@ -110,7 +128,7 @@ def match_student(name: str, students) -> list[str]:
     """The student ids that ``name`` carries as whole words, longest ids first.
 
     An id inside a longer matching id does not count, so "s01" does not also match a file of
-    "s01-b".
+    "s01-b". ``name`` is a file's path inside the folder or zip, ``students`` the roster's ids.
 
     >>> match_student("Jane Doe_s002_attempt_lab02_features.ipynb", ["s001", "s002"])
     ['s002']
@@ -136,7 +154,8 @@ def collect(course: Course, lab: str, origin) -> CollectReport:
     entry or file. The notebook is written as ``submitted/<id>/<lab>/<lab>.ipynb`` with
     nbgrader's ``timestamp.txt``, unless the submission collected before is newer: that one
     stays, and the report says so. Nothing is read as a notebook yet: a broken file is
-    collected, and grading reports it.
+    collected, and grading reports it. ``course`` is the course (its gradebook holds the
+    roster); ``lab`` a lab name or unique prefix.
     """
     lab = course.resolve(lab)
     origin = Path(origin)
