@@ -460,6 +460,12 @@ class _Answer:
                 continue
             if ordered and len({self.tokens[p].clause for p in positions}) > 1:
                 continue
+            # The negator of a phrasing denies the word after it in its own clause, not a word
+            # of another claim further on ("does not offer X, ... than starting from scratch").
+            if any(is_neg and k + 1 < len(combo) and self.tokens[run[-1]].clause
+                   != self.tokens[combo[k + 1][1][0]].clause
+                   for k, (is_neg, run) in enumerate(combo)):
+                continue
             if self.rank[max(positions)] - self.rank[min(positions)] + 1 > MAX_SPAN:
                 continue
             if subject is not None and any(self.subject[p] != subject for p in positions):

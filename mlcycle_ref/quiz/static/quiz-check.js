@@ -348,6 +348,11 @@
           }
         }
         if (ordered && new Set(positions.map((p) => this.tokens[p].clause)).size > 1) return;
+        for (let k = 0; k + 1 < combo.length; k++) {
+          const [isNeg, run] = combo[k];
+          if (isNeg && this.tokens[run[run.length - 1]].clause !==
+              this.tokens[combo[k + 1][1][0]].clause) return;
+        }
         const first = Math.min(...positions);
         const last = Math.max(...positions);
         if (this.rank.get(last) - this.rank.get(first) + 1 > lexicon.thresholds.max_span) return;
