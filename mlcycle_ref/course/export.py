@@ -88,10 +88,13 @@ def export(course: Course, output=None, *, lab_names=None, layout: str = "long",
            tasks: bool = False, force: bool = False):
     """The grades as a DataFrame in ``layout`` (one of ``FORMATS``); written to ``output``.
 
-    ``lab_names`` picks labs (default: every lab with a submission). ``tasks`` adds a column
-    per graded task (``lab:task``) to the wide layouts; a task waiting for a human is blank.
-    Scores are nbgrader's, manual grades and late penalties included. ``needs_manual_grading``
-    (long) or a ``lab (provisional)`` column (wide) marks scores that may still rise.
+    ``course`` is the course whose gradebook holds the grades; ``output`` a CSV path (None:
+    only return the table), which replaces a file export did not write itself only with
+    ``force=True``. ``lab_names`` picks labs (default: every lab with a submission).
+    ``tasks`` adds a column per graded task (``lab:task``) to the wide layouts; a task
+    waiting for a human is blank. Scores are nbgrader's, manual grades and late penalties
+    included. ``needs_manual_grading`` (long) or a ``lab (provisional)`` column (wide) marks
+    scores that may still rise.
     """
     import pandas as pd
 

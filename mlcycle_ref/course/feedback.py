@@ -83,7 +83,7 @@ def _output_text(output) -> str:
 
 
 def feedback_notebook(nb, notes=()):
-    """A copy of an autograded notebook that is safe to show its student.
+    """A copy of the autograded notebook ``nb`` that is safe to show its student.
 
     Hidden tests keep only their comment lines and a passed/failed line - never their code,
     assert text or values. Visible tests keep their errors, shortened to the check's message,
@@ -205,7 +205,9 @@ def feedback(course: Course, lab: str, students=None) -> dict[str, Path]:
     The page shows the scores (manual grades included, as in nbgrader) and what
     :func:`feedback_notebook` keeps; a submission that could not be graded gets a page that
     says why. While written answers wait for a human the page opens with a note that its
-    score is provisional. Nothing in it loads from another host.
+    score is provisional. Nothing in it loads from another host. ``course`` is the course
+    graded; ``lab`` a lab name or unique prefix; ``students`` limits the pages to those ids
+    (default: every student with a grading record). Returns student -> page written.
     """
     lab = course.resolve(lab)
     exporter = _feedback_exporter()

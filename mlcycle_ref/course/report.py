@@ -26,7 +26,28 @@ NOT_ATTEMPTED = "not attempted yet"
 
 @dataclass
 class LabReport:
-    """Item analysis of one lab (see :func:`report`); ``render()`` prints it with rich."""
+    """Item analysis of one lab (see :func:`report`); ``render()`` prints it with rich.
+
+    ``lab`` is the lab's name and ``max_score`` its points. ``scores`` maps each student
+    with nothing left to mark to the final score, ``provisional`` each student with written
+    answers still to mark to the score so far, and ``manual`` lists the latter. ``failed``
+    maps a student whose submission could not be graded to why. ``tasks`` holds one dict
+    per graded cell with the keys of :data:`TASK_COLUMNS` (see :func:`report`).
+
+    >>> import io
+    >>> from rich.console import Console
+    >>> task = {"grade_id": "shares-tests", "kind": labs.VISIBLE, "points": 2.0, "graded": 3,
+    ...         "pass_rate": 2 / 3, "not_attempted": 0,
+    ...         "failure": "value of shares is not correct", "failure_count": 1}
+    >>> lab_report = LabReport("lab01_exploration", 10.0, {"s001": 8.0, "s002": 6.0, "s003": 10.0},
+    ...                        [task], manual=[], failed={"s004": "not a notebook"})
+    >>> lab_report.task_table()[["grade_id", "pass_rate", "failure_count"]].round(2).values.tolist()
+    [['shares-tests', 0.67, 1]]
+    >>> screen = io.StringIO()
+    >>> lab_report.render(Console(file=screen, width=100))
+    >>> print(screen.getvalue().splitlines()[0])
+    lab01_exploration: 3 graded submission(s); mean 8.0, median 8.0 of 10 points
+    """
 
     lab: str
     max_score: float
@@ -43,6 +64,8 @@ class LabReport:
         return pd.DataFrame(self.tasks, columns=TASK_COLUMNS)
 
     def render(self, console=None) -> None:
+        """Print the summary, the task table, who needs manual grading and what failed, on
+        ``console`` (a ``rich.console.Console``; default one on the terminal)."""
         from rich.console import Console
         from rich.table import Table
 
@@ -86,7 +109,8 @@ def report(course: Course, lab: str) -> LabReport:
     Per graded task: its kind and points, how many submissions were scored on it, the share
     that earned full points (None while nobody is scored, e.g. unmarked written answers),
     how many did not attempt it, and the most common failure - its message without the
-    values it carried - with its count.
+    values it carried - with its count. ``course`` is the graded course, ``lab`` a lab name
+    or unique prefix.
     """
     from nbgrader.api import MissingEntry
 
@@ -142,8 +166,14 @@ def report(course: Course, lab: str) -> LabReport:
 
 
 def plot_score_distribution(lab_report: LabReport):
-    """Histogram of the lab's scores, final and provisional stacked, the mean of the final
-    ones marked; returns a Figure."""
+    """Histogram of the scores in ``lab_report``, final and provisional stacked, the mean of
+    the final ones marked; returns a Figure.
+
+    >>> lab_report = LabReport("lab01_exploration", 10.0, {"s001": 8.0, "s002": 6.0}, [], [], {},
+    ...                        provisional={"s003": 4.0})
+    >>> plot_score_distribution(lab_report).axes[0].get_xlabel()
+    'score (of 10)'
+    """
     from mlcycle_ref.plots import new_figure
 
     fig = new_figure((6, 3.5))
@@ -164,7 +194,15 @@ def plot_score_distribution(lab_report: LabReport):
 
 
 def plot_pass_rates(lab_report: LabReport):
-    """Horizontal bars: the share of submissions with full points on each graded task."""
+    """Horizontal bars: the share of submissions with full points on each graded task of
+    ``lab_report``; returns a Figure. Tasks nobody was scored on yet are left out.
+
+    >>> task = {"grade_id": "shares-tests", "kind": labs.VISIBLE, "points": 2.0, "graded": 4,
+    ...         "pass_rate": 0.75, "not_attempted": 1, "failure": "", "failure_count": 0}
+    >>> figure = plot_pass_rates(LabReport("lab01_exploration", 2.0, {}, [task], [], {}))
+    >>> [float(bar.get_width()) for bar in figure.axes[0].patches]
+    [0.75]
+    """
     from matplotlib.patches import Patch
 
     from mlcycle_ref.plots import new_figure
