@@ -116,7 +116,10 @@ def _report_command(args) -> int:
 
 
 def register(subparsers) -> None:
-    """Add ``course init|collect|autograde|feedback|export|report`` to a command line."""
+    """Add ``course init|collect|autograde|feedback|export|report`` to a command line.
+
+    ``subparsers`` is what ``ArgumentParser.add_subparsers`` returned for ``mlcycle``.
+    """
     course = subparsers.add_parser("course", help="instructor workflow: grade a class")
     commands = course.add_subparsers(dest="course_command", metavar="COMMAND", required=True)
 

@@ -51,7 +51,18 @@ c.HTMLExporter.extra_template_basedirs = {templates!r}
 
 
 class SafeFeedback(Preprocessor):
-    """nbconvert step that makes a graded notebook safe to show (see ``feedback_notebook``)."""
+    """nbconvert step that makes a graded notebook safe to show (see ``feedback_notebook``).
+
+    >>> from nbformat.v4 import new_code_cell, new_notebook
+    >>> from mlcycle_ref import labs
+    >>> meta = {"nbgrader": {"grade": True, "solution": False, "locked": True, "points": 1,
+    ...                      "grade_id": "t", "schema_version": 3}}
+    >>> hidden = new_code_cell(f"# hidden\\n{labs.BEGIN_HIDDEN}\\nassert f(3) == 4\\n"
+    ...                        f"{labs.END_HIDDEN}", metadata=meta)
+    >>> nb, _ = SafeFeedback().preprocess(new_notebook(cells=[hidden]), {})
+    >>> "assert" in nb.cells[-1].source
+    False
+    """
 
     enabled = Bool(True)  # nbgrader registers its steps without enabling them
 
@@ -60,7 +71,14 @@ class SafeFeedback(Preprocessor):
 
 
 class OfflineHTMLExporter(HTMLExporter):
-    """nbconvert's HTML exporter, with every load from another host taken out of the page."""
+    """nbconvert's HTML exporter, with every load from another host taken out of the page.
+
+    >>> from nbformat.v4 import new_markdown_cell, new_notebook
+    >>> nb = new_notebook(cells=[new_markdown_cell("![logo](https://example.org/logo.png)")])
+    >>> page, _ = OfflineHTMLExporter().from_notebook_node(nb)
+    >>> "example.org" in page
+    False
+    """
 
     def from_notebook_node(self, nb, resources=None, **kwargs):
         page, resources = super().from_notebook_node(nb, resources, **kwargs)
@@ -85,7 +103,11 @@ def _feedback_templates(base: Path) -> list[str]:
 
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    """A TCP port on 127.0.0.1 that nothing listens on right now.
+
+    >>> 1024 <= free_port() <= 65535
+    True
+    """
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -93,7 +115,19 @@ def free_port() -> int:
 
 @dataclass
 class Formgrader:
-    """A running formgrader: its server process, the lab's address and its private folder."""
+    """A running formgrader: its server process, the lab's address and its private folder.
+
+    ``process`` is the Jupyter server, ``url`` the lab's page with the token, ``folder``
+    the server's own configuration, templates and log. :func:`start` makes one; here a
+    stand-in process shows what :meth:`stop` does:
+
+    >>> import tempfile
+    >>> sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    >>> server = Formgrader(sleeper, "http://127.0.0.1:1/", Path(tempfile.mkdtemp()))
+    >>> server.stop()
+    >>> sleeper.poll() is not None, server.folder.exists()
+    (True, False)
+    """
 
     process: subprocess.Popen
     url: str
@@ -113,8 +147,9 @@ class Formgrader:
 def start(course: Course, lab: str, *, port: int | None = None, wait: float = 120.0):
     """Start the formgrader for ``course`` and return it (see :class:`Formgrader`).
 
-    The server listens on 127.0.0.1 only, behind a fresh token. It is given ``wait`` seconds
-    to answer.
+    ``lab`` is a lab name or unique prefix, whose gradebook page the URL opens; ``port``
+    the port to listen on (None: a free one). The server listens on 127.0.0.1 only, behind a
+    fresh token. It is given ``wait`` seconds to answer.
     """
     lab = course.resolve(lab)
     port = port or free_port()
