@@ -1,22 +1,25 @@
-"""The graded labs grade as designed, through nbgrader itself and through the self-check.
+"""The graded labs grade as designed, through the course's autograde and the self-check.
 
-One nbgrader course in a temporary folder grades three submissions of every lab: the solution
-(full automatic points), the released notebook as it is (zero) and a hard-coded variant - the
-solution changed so that it only replays the answers seen outside the hidden tests, like a
-student who pasted in the values the visible tests expect (visible tests pass, hidden tests
-on unseen data fail).
+One course in a temporary folder grades three submissions of every lab, each handed in by a
+student of its own: the solution (full automatic points), the released notebook as it is
+(zero) and a hard-coded variant - the solution changed so that it only replays the answers
+seen outside the hidden tests, like a student who pasted in the values the visible tests
+expect (visible tests pass, hidden tests on unseen data fail). ``mlcycle course autograde
+--workers 2`` grades them, each lab's three in parallel; the tests read the gradebook and
+the grading records. The self-check runs once per lab, on the solution, and must score each
+visible task as grading did.
 """
 
 import ast
 import json
-import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from mlcycle_ref import labs
+from mlcycle_ref import cli, course, labs
 
 LAB_NAMES = labs.available()
 # nbgrader's autograde trips over its own SQLAlchemy session; harmless for the grades.
@@ -106,47 +109,70 @@ def hard_coded_variant(nb):
     return new_notebook(cells=cells, metadata=nb.metadata)
 
 
+@dataclass(frozen=True)
+class Graded:
+    """One graded submission: its gradebook scores and what the grader recorded."""
+
+    scores: dict[str, tuple[float, float]]  # grade_id -> (automatic score, maximum)
+    record: dict                            # the grading record (status, tasks, problem)
+
+    def explained(self) -> str:
+        """The grader's words on what went wrong, for a failing assertion's message."""
+        lines = [f"{task['grade_id']}: {task['message']}" for task in self.record["tasks"]
+                 if task["message"]]
+        problem = self.record.get("problem") or self.record.get("reason")
+        return "\n".join(([f"problem: {problem}"] if problem else []) + lines)
+
+
 @pytest.fixture(scope="module")
-def course(tmp_path_factory):
-    """Generate every lab in a scratch course, grade the three submissions, return the scores.
+def graded(tmp_path_factory) -> tuple[course.Course, dict[tuple[str, str], Graded]]:
+    """Every lab's three submissions graded in one course, the way an instructor grades.
 
-    Scores map (lab, student) to {grade_id: (automatic score, maximum)} of the test cells.
+    The students "solution", "released" and "hardcoded" hand in each lab; the course's own
+    command, ``mlcycle course autograde LAB --workers 2``, grades each lab's submissions in
+    parallel, sandboxed, with the course's cell time limit. Returns the course and each
+    (lab, student)'s :class:`Graded`.
     """
-    from nbgrader.apps import NbGraderAPI
-
-    root = tmp_path_factory.mktemp("course")
+    root = tmp_path_factory.mktemp("labs-course")
+    roster = root / "students.csv"
+    roster.write_text("id\n" + "\n".join(STUDENTS) + "\n")
+    grading = course.init(root / "course", roster, timeout=labs.CELL_TIMEOUT)
     for lab in LAB_NAMES:
-        shutil.copytree(labs.SOLUTIONS / lab, root / "source" / lab)
-    scores, logs = {}, {}
-    with labs.venv_on_path():
-        api = NbGraderAPI(config=labs.course_config(root))
+        source = nbformat.read(source_path(lab), as_version=4)
+        handed_in = {
+            "solution": source,
+            "released": nbformat.read(grading.root / "release" / lab / f"{lab}.ipynb",
+                                      as_version=4),
+            "hardcoded": hard_coded_variant(source),
+        }
+        for student, nb in handed_in.items():
+            path = grading.submitted(student, lab)
+            path.parent.mkdir(parents=True)
+            nbformat.write(nb, path)
+    for lab in LAB_NAMES:
+        code = cli.main(["course", "autograde", lab, "--course", str(grading.root),
+                         "--workers", "2"])
+        assert code == 0, f"mlcycle course autograde {lab} exited with {code}"
+    found = {}
+    with grading.gradebook() as gradebook:
         for lab in LAB_NAMES:
-            result = api.generate_assignment(lab, force=True)
-            assert result["success"], result.get("error") or result.get("log")
-            source = nbformat.read(source_path(lab), as_version=4)
-            submissions = {
-                "solution": source,
-                "released": nbformat.read(root / "release" / lab / f"{lab}.ipynb", as_version=4),
-                "hardcoded": hard_coded_variant(source),
-            }
-            for student, nb in submissions.items():
-                folder = root / "submitted" / student / lab
-                folder.mkdir(parents=True)
-                nbformat.write(nb, folder / f"{lab}.ipynb")
-                result = api.autograde(lab, student)
-                logs[lab, student] = result.get("log", "")
-                assert result["success"], f"{lab}/{student}: {result.get('error')}"
-        gradebook = api.gradebook
-        try:
-            for lab in LAB_NAMES:
-                for student in STUDENTS:
-                    grades = [gradebook.find_grade(grade_id, lab, lab, student)
-                              for grade_id in autograded_cells(lab)]
-                    scores[lab, student] = {grade.name: (grade.auto_score, grade.max_score)
-                                            for grade in grades}
-        finally:
-            gradebook.close()
-    return scores, logs
+            for student in STUDENTS:
+                record = course.read_record(grading.record(student, lab))
+                scores = {}
+                if record["status"] == course.GRADED:
+                    scores = {grade.name: (grade.auto_score, grade.max_score) for grade in (
+                        gradebook.find_grade(grade_id, lab, lab, student)
+                        for grade_id in autograded_cells(lab))}
+                found[lab, student] = Graded(scores, record)
+    return grading, found
+
+
+def graded_submission(graded, lab: str, student: str) -> Graded:
+    """The grading of ``student``'s ``lab``, failing the test if it could not be graded."""
+    submission = graded[1][lab, student]
+    assert submission.record["status"] == course.GRADED, (
+        f"{lab}/{student} could not be graded: {submission.record['reason']}")
+    return submission
 
 
 def autograded_cells(lab: str) -> dict[str, tuple[str, str]]:
@@ -202,38 +228,38 @@ def test_source_notebook_is_a_complete_nbgrader_lab(lab):
 
 
 @pytest.mark.parametrize("lab", LAB_NAMES)
-def test_solution_autogrades_to_full_points(course, lab):
-    scores, logs = course
+def test_solution_autogrades_to_full_points(graded, lab):
     points = {cell.metadata["nbgrader"]["grade_id"]: cell.metadata["nbgrader"]["points"]
               for cell in nbformat.read(source_path(lab), as_version=4).cells
               if labs.cell_kind(cell) in (labs.VISIBLE, labs.HIDDEN)}
-    graded = scores[lab, "solution"]
-    assert {grade_id: maximum for grade_id, (_, maximum) in graded.items()} == points
-    lost = {grade_id: score for grade_id, score in graded.items() if score[0] != score[1]}
-    assert not lost, f"{lab}: the solution loses points in {lost}\n{logs[lab, 'solution']}"
+    solution = graded_submission(graded, lab, "solution")
+    assert {grade_id: maximum for grade_id, (_, maximum) in solution.scores.items()} == points
+    lost = {grade_id: score for grade_id, score in solution.scores.items()
+            if score[0] != score[1]}
+    assert not lost, f"{lab}: the solution loses points in {lost}\n{solution.explained()}"
+    assert not solution.record["problem"], f"{lab}: {solution.record['problem']}"
 
 
 @pytest.mark.parametrize("lab", LAB_NAMES)
-def test_released_notebook_scores_nothing(course, lab):
-    scores, _ = course
-    graded = scores[lab, "released"]
-    assert {grade_id: score for grade_id, score in graded.items() if score[0] != 0} == {}
+def test_released_notebook_scores_nothing(graded, lab):
+    released = graded_submission(graded, lab, "released")
+    scored = {grade_id: score for grade_id, score in released.scores.items() if score[0] != 0}
+    assert scored == {}, f"{lab}: the released notebook scores in {scored}"
 
 
 @pytest.mark.parametrize("lab", LAB_NAMES)
-def test_hard_coded_answers_pass_visible_and_fail_hidden_tests(course, lab):
-    scores, logs = course
-    graded = scores[lab, "hardcoded"]
+def test_hard_coded_answers_pass_visible_and_fail_hidden_tests(graded, lab):
+    hardcoded = graded_submission(graded, lab, "hardcoded")
     functions = solution_functions(nbformat.read(source_path(lab), as_version=4))
     probing = []
     for grade_id, (kind, source) in autograded_cells(lab).items():
-        score, maximum = graded[grade_id]
+        score, maximum = hardcoded.scores[grade_id]
         if kind == labs.VISIBLE:
-            assert score == maximum, f"{lab}: {grade_id} should pass\n{logs[lab, 'hardcoded']}"
+            assert score == maximum, f"{lab}: {grade_id} should pass\n{hardcoded.explained()}"
         elif called_names(source) & functions:
             probing.append(grade_id)
             assert score == 0, f"{lab}: hidden {grade_id} accepts hard-coded answers"
-    assert probing, "some hidden tests call the student's functions on unseen data"
+    assert probing, f"{lab}: some hidden tests call the student's functions on unseen data"
 
 
 def test_committed_labs_equal_a_fresh_release(tmp_path, mlcycle):
@@ -279,7 +305,7 @@ def test_released_notebook_hides_solutions_and_hidden_tests(lab):
 
 
 @pytest.mark.parametrize("lab", LAB_NAMES)
-def test_self_check_passes_the_solution(lab, mlcycle):
+def test_self_check_passes_the_solution_as_grading_does(graded, lab, mlcycle):
     code, out, _ = mlcycle("labs", "check", str(source_path(lab)), "--json")
     report = json.loads(out)
     visible = [task for task in report["tasks"] if task["kind"] == "visible"]
@@ -288,15 +314,31 @@ def test_self_check_passes_the_solution(lab, mlcycle):
     assert report["visible_score"] == report["visible_total"] > 0
     assert report["hidden_total"] > 0 and report["written_total"] > 0
     assert report["causes"] == []
+    # The self-check is the grader: each visible task scores what autograde gave it.
+    solution = graded_submission(graded, lab, "solution")
+    assert {task["grade_id"]: task["score"] for task in visible} == {
+        grade_id: score for grade_id, (score, _) in solution.scores.items()
+        if autograded_cells(lab)[grade_id][0] == labs.VISIBLE}, f"{lab}: self-check != grading"
 
 
 @pytest.mark.parametrize("lab", LAB_NAMES)
-def test_self_check_finds_every_task_of_the_released_notebook_not_attempted(lab, mlcycle):
-    code, out, _ = mlcycle("labs", "check", str(labs.RELEASED / lab / f"{lab}.ipynb"), "--json")
-    report = json.loads(out)
-    visible = [task for task in report["tasks"] if task["kind"] == "visible"]
-    assert code == 1 and report["visible_score"] == 0 and report["causes"] == []
-    assert visible and {task["status"] for task in visible} == {labs.NOT_ATTEMPTED}, visible
+def test_every_visible_task_of_the_released_notebook_is_not_attempted(graded, lab):
+    """The self-check's explanation of the grader's run of the untouched notebook.
+
+    The self-check is autograde's run plus :func:`~mlcycle_ref.labs.selfcheck.explain`
+    (the test above compares the two on the solution), so the released notebook is explained
+    from its grading instead of being run again.
+    """
+    from mlcycle_ref.course.restore import graded_reference
+    from mlcycle_ref.labs.selfcheck import explain
+
+    released = graded_submission(graded, lab, "released")
+    grading = graded[0]
+    executed = nbformat.read(grading.autograded("released", lab), as_version=4)
+    tasks, causes = explain(executed, released.record["tasks"], graded_reference(grading, lab))
+    visible = [task for task in tasks if task.kind == labs.VISIBLE]
+    assert causes == []
+    assert visible and {task.status for task in visible} == {labs.NOT_ATTEMPTED}, visible
 
 
 def test_self_check_survives_timeouts_and_a_dying_kernel(tmp_path):
