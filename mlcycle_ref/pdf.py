@@ -165,7 +165,11 @@ FOOTER = ('<div style="font-size:8pt;width:100%;text-align:center;color:#555">'
 @dataclass
 class Chapter:
     """One page of the site as it appears in the PDF: its ``docname`` (path without suffix),
-    its ``title`` and the ``page`` of the PDF it starts on."""
+    its ``title`` and the ``page`` of the PDF it starts on.
+
+    >>> Chapter("tools/pandas", "Tables with pandas", 41).page
+    41
+    """
 
     docname: str
     title: str
@@ -175,7 +179,12 @@ class Chapter:
 @dataclass
 class PrintedBook:
     """What :func:`print_book` made: its ``chapters`` and, in ``too_wide``, how many code
-    blocks, tables or images were wider than the paper."""
+    blocks, tables or images were wider than the paper.
+
+    >>> printed = PrintedBook([Chapter("index", "Welcome", 3)], too_wide=0)
+    >>> [chapter.title for chapter in printed.chapters], printed.too_wide
+    (['Welcome'], 0)
+    """
 
     chapters: list[Chapter]
     too_wide: int
@@ -264,7 +273,14 @@ def print_book(single_page: Path, output: Path, toc_file: Path, *, title: str,
     ``toc_file`` gives the parts of the table of contents; ``title`` and ``subtitle`` go on
     the title page; ``chromium`` is the browser's executable. Raises ``FileNotFoundError``
     naming a missing input, and ``RuntimeError`` when a chapter's start cannot be found in
-    the printed text.
+    the printed text. Printing needs the single-page build and Chromium (``make pdf`` makes
+    both); an input that is missing is named before anything starts:
+
+    >>> print_book(Path("_build/single/index.html"), Path("book.pdf"), Path("_toc.yml"),
+    ...            title="mlcycle")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: single-page HTML build not found: _build/single/index.html
     """
     from playwright.sync_api import sync_playwright
 
@@ -308,7 +324,14 @@ def print_book(single_page: Path, output: Path, toc_file: Path, *, title: str,
 def main(argv: list[str] | None = None) -> int:
     """Command line: ``python -m mlcycle_ref.pdf SINGLE_PAGE OUTPUT [--toc _toc.yml]``.
 
-    ``argv`` are the arguments (by default the process's); returns the exit status.
+    ``argv`` are the arguments (by default the process's); returns the exit status: 0 when
+    the PDF was written, 1 with a message on standard error when an input is missing.
+
+    >>> import contextlib, io
+    >>> with contextlib.redirect_stderr(io.StringIO()) as errors:
+    ...     status = main(["/no/such/index.html", "book.pdf", "--config", "/no/_config.yml"])
+    >>> status, errors.getvalue().split(":")[0]
+    (1, 'error')
     """
     parser = argparse.ArgumentParser(prog="python -m mlcycle_ref.pdf", description=__doc__
                                      .split("\n\n")[0])
