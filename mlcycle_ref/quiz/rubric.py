@@ -63,6 +63,7 @@ def _words(key: str) -> frozenset[str]:
 
 STOPWORDS = _words("stopwords")
 AUXILIARIES = _words("auxiliaries")
+COPULAS = _words("copulas")
 NEGATORS = _words("negators")
 NOT_CANCELLERS = _words("not_cancellers")
 CLAUSE_BREAKS = _words("clause_breaks")
@@ -638,7 +639,7 @@ def strip_chatter(text: str) -> tuple[str, int, int]:
 
 def is_padded(text: str) -> bool:
     """Terms padded with filler: once the filler is cut out, a keyword list or a terse string of
-    terms; or, with two pieces of filler or more, words with no verb at all.
+    terms; or, with two pieces of filler or more, words with no verb but "is".
 
     >>> is_padded("basically unseen data, like, ground truth and stuff")
     True
@@ -647,7 +648,9 @@ def is_padded(text: str) -> bool:
     """
     rest, count, _ = strip_chatter(text)
     words = re.findall(r"[a-z0-9]+", rest)
-    verbs = any(w in VERB_FORMS or w in AUXILIARIES or w.endswith("ed") for w in words)
+    # "X is the A and the B": a form of "be" alone links terms without saying what they do.
+    verbs = any(w in VERB_FORMS or (w in AUXILIARIES and w not in COPULAS) or w.endswith("ed")
+                for w in words)
     return count > 0 and (is_keyword_list(rest) or is_terse(rest) or (count > 1 and not verbs))
 
 

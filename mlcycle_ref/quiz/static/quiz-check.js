@@ -47,6 +47,7 @@
     const CLAUSE_BREAKS = set("clause_breaks");
     const PRONOUNS = set("pronouns");
     const CRITIQUE = set("critique_words");
+    const COPULAS = set("copulas");
     const COMPARERS = set("comparers");
     const NO_STEM = set("no_stem");
     const POST_NEGATORS = set("post_negators");
@@ -459,8 +460,8 @@
     function isPadded(text) {
       const [rest, count] = stripChatter(text);
       const words = rest.match(/[a-z0-9]+/g) || [];
-      const verbs = words.some((w) => VERB_FORMS.has(w) || AUXILIARIES.has(w) ||
-        w.endsWith("ed"));
+      const verbs = words.some((w) => VERB_FORMS.has(w) ||
+        (AUXILIARIES.has(w) && !COPULAS.has(w)) || w.endsWith("ed"));
       return count > 0 && (isKeywordList(rest) || isTerse(rest) || (count > 1 && !verbs));
     }
 
