@@ -172,6 +172,9 @@ def test_a_keyword_list_is_capped_below_any_pass_mark():
     ("You know, kind of the unseen rows, the true labels, overfitting and so on.", True),
     ("Basically foundation models, kind of fine tuning, quick prototyping and so on.", True),
     ("Um, data structure, charts, kind of feature selection, I guess, etc.", True),
+    ("well, um, Studio is basically the IDE and the JupyterLab and the browser, like, all that",
+     True),  # "is" alone links the terms
+    ("Studio is basically the IDE you open in the browser, you know, to explore data.", False),
     # Filler around a real claim, and "like" that introduces an example, state something.
     ("Basically you score the model on rows it never saw and compare with the labels.", False),
     ("Transforming the dataset so it suits the model, like one-hot encoding the categories.",
