@@ -15,17 +15,7 @@ A callback that needs more than predictions - the debugger's monitors read the e
 metrics, the depth of the newest trees and the feature importance - overrides
 :meth:`RoundCallback.on_round` instead, which receives the whole :class:`BoostingRound`,
 and :meth:`RoundCallback.start` and :meth:`RoundCallback.finish`, called around training.
-
->>> import numpy as np, xgboost
->>> class Count(RoundCallback):
-...     def after_round(self, rounds, predict):
-...         self.seen = rounds, predict(X).shape
-...         return rounds == 3
->>> X, y = np.arange(20.0).reshape(-1, 1), np.arange(20) % 2
->>> counter = Count()
->>> _ = xgboost.XGBClassifier(n_estimators=10, callbacks=[counter]).fit(X, y)
->>> counter.seen
-(3, (20,))
+:class:`RoundCallback` shows one callback serving both libraries.
 """
 
 from __future__ import annotations
