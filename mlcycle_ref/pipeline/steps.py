@@ -232,9 +232,9 @@ class TrainingStep(Step):
 
     ``target`` is the label column; ``validation`` an optional reference to a table the
     training job scores as it goes (in-process training does not read it); ``task`` is
-    inferred from the labels unless given;
-    ``hyperparameters`` override the algorithm's defaults and ``seed`` seeds the model. A
-    training job gets ``cpus`` threads and is stopped after ``max_runtime`` seconds.
+    inferred from the labels unless given; ``hyperparameters`` override the algorithm's
+    defaults and ``seed`` seeds the model. A training job gets ``cpus`` threads and is
+    stopped after ``max_runtime`` seconds.
     ``name`` and ``depends_on`` are as for :class:`Step`.
 
     >>> from mlcycle_ref.pipeline import Pipeline, load_model
