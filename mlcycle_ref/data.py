@@ -171,7 +171,7 @@ _CATALOGUE: dict[str, _Entry] = {
 def load(name: str, *, n_rows: int = 10_000, seed: int = 0) -> Dataset:
     """Load a named dataset that works offline; ``n_rows`` and ``seed`` apply to "campaign" only.
 
-    ``name`` is one of :data:`DATASETS`; a misspelt name raises :class:`DataError` with the
+    ``name`` is one of ``DATASETS``; a misspelt name raises :class:`DataError` with the
     closest match. ``n_rows`` (default 10,000) is how many clients the campaign simulator
     draws and ``seed`` its random seed; the other datasets are fixed tables and ignore both.
 

@@ -283,7 +283,7 @@ def _lookup(algorithm: str, task: str) -> tuple[_Algorithm, bool]:
 def default_hyperparameters(algorithm: str, task: str) -> dict:
     """The hyperparameters ``make_model`` uses unless told otherwise (``seed`` aside).
 
-    ``algorithm`` is one of :data:`ALGORITHMS` and ``task`` one of "binary", "multiclass"
+    ``algorithm`` is one of ``ALGORITHMS`` and ``task`` one of "binary", "multiclass"
     or "regression"; classification and regression may use different estimators and so
     different defaults.
 
@@ -314,7 +314,7 @@ def tunable_ranges(algorithm: str, task: str = "binary") -> tuple[Range, ...]:
 def make_model(algorithm: str, task: str, *, seed: int = 0, **hyperparameters):
     """Build an unfitted scikit-learn estimator for ``algorithm`` and ``task``.
 
-    ``algorithm`` is one of :data:`ALGORITHMS`, ``task`` one of "binary", "multiclass" or
+    ``algorithm`` is one of ``ALGORITHMS``, ``task`` one of "binary", "multiclass" or
     "regression", and ``seed`` becomes the estimator's ``random_state``. The keyword
     arguments ``hyperparameters`` override :func:`default_hyperparameters`; each name is
     checked against the estimator's own parameters, so a typo fails here rather than being

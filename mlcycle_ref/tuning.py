@@ -128,7 +128,7 @@ def make_sampler(strategy: str, ranges: Sequence[models.Range], *, seed: int = 0
                  grid_points: int = 3) -> optuna.samplers.BaseSampler:
     """The Optuna sampler behind a strategy (hyperband samples at random).
 
-    ``strategy`` is one of :data:`STRATEGIES`; ``ranges`` (the search space) matters only to
+    ``strategy`` is one of ``STRATEGIES``; ``ranges`` (the search space) matters only to
     the grid, which takes ``grid_points`` values of each numeric range (see :func:`grid`).
     ``seed`` seeds the sampler, so the same seed proposes the same values.
 

@@ -444,7 +444,7 @@ def build(folder=None, *, n_rows: int = 200_000, ids=None) -> list[ModelCard]:
 
     ``folder`` defaults to the package's ``zoo_models``; ``n_rows`` is the size of the
     source sample (10% of it is held out for the card's metrics); ``ids`` picks recipes by
-    id (default: all of :data:`RECIPES`). The same arguments give the same files, byte for
+    id (default: all of ``RECIPES``). The same arguments give the same files, byte for
     byte. Training takes seconds even on a small sample (``scripts/build_zoo.py`` runs the
     full build), so the example shows only how a wrong id is refused before any training:
 

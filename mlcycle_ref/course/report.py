@@ -32,7 +32,7 @@ class LabReport:
     with nothing left to mark to the final score, ``provisional`` each student with written
     answers still to mark to the score so far, and ``manual`` lists the latter. ``failed``
     maps a student whose submission could not be graded to why. ``tasks`` holds one dict
-    per graded cell with the keys of :data:`TASK_COLUMNS` (see :func:`report`).
+    per graded cell with the keys of ``TASK_COLUMNS`` (see :func:`report`).
 
     >>> import io
     >>> from rich.console import Console

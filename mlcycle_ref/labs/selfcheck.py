@@ -37,8 +37,8 @@ class TaskResult:
 
     ``grade_id`` is the cell's nbgrader id; ``kind`` is ``labs.VISIBLE``, ``labs.HIDDEN``
     or ``labs.WRITTEN``; ``points`` what the cell is worth and ``score`` what it earned;
-    ``status`` is one of :data:`PASSED`, :data:`FAILED`, :data:`NOT_ATTEMPTED`,
-    :data:`BLOCKED` and :data:`NOT_CHECKED`; ``message`` says why a task did not pass.
+    ``status`` is one of ``PASSED``, ``FAILED``, ``NOT_ATTEMPTED``,
+    ``BLOCKED`` and ``NOT_CHECKED``; ``message`` says why a task did not pass.
 
     >>> TaskResult("missing-shares-tests", labs.VISIBLE, 2, PASSED, score=2).status
     'passed'

@@ -134,7 +134,7 @@ class Pipeline:
 
     ``name`` names the pipeline (and its default working folder); ``steps`` lists its
     steps in any order that reads well, since the references decide the order they run in
-    (:attr:`order`). ``base`` is the folder that relative CSV paths start from (the YAML
+    (``order``). ``base`` is the folder that relative CSV paths start from (the YAML
     file's folder; default the current folder).
 
     >>> from mlcycle_ref.pipeline import EvaluationStep, TrainingStep

@@ -56,7 +56,7 @@ class ModelVersion:
     """One registered version of a model group.
 
     ``group`` and ``version`` (counted from 1 within the group) identify it;
-    ``approval_status`` is one of :data:`APPROVAL_STATUSES`; ``model_uri`` is the folder
+    ``approval_status`` is one of ``APPROVAL_STATUSES``; ``model_uri`` is the folder
     holding the fitted model; ``metrics`` the scores it was registered with;
     ``description`` free text for people; ``digest`` identifies the training that made it
     (registering the same digest again gives this version back); ``created`` and
