@@ -19,10 +19,29 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.pool import NullPool
 
+from mlcycle_ref.errors import MlcycleError
 from mlcycle_ref.paths import data_dir
 
 #: Seconds a SQLite writer waits for another process's lock before giving up.
 SQLITE_BUSY_SECONDS = 30
+
+
+class StoreError(MlcycleError, ValueError):
+    """A store named by something that is not a database URL, or by a URL that no installed
+    database driver serves; the message names the URL.
+
+    >>> issubclass(StoreError, MlcycleError)
+    True
+    """
+
+
+class StoreUnreachable(MlcycleError, ConnectionError):
+    """A store whose database cannot be opened (a server down, a file not writable); the
+    message names the URL with its password hidden.
+
+    >>> issubclass(StoreUnreachable, ConnectionError)
+    True
+    """
 
 
 def store_url(url: str | None, default_name: str, what: str) -> str:
@@ -35,14 +54,14 @@ def store_url(url: str | None, default_name: str, what: str) -> str:
     >>> store_url("jobs.db", "jobs.db", "job store")
     Traceback (most recent call last):
     ...
-    ValueError: job store URL must be a database URL (sqlite:///path/to/jobs.db), got 'jobs.db'
+    mlcycle_ref.storage.StoreError: job store URL must be a database URL ...
     """
     if url is None:
         return f"sqlite:///{data_dir() / default_name}"
     try:
         make_url(str(url))
     except ArgumentError:
-        raise ValueError(f"{what} URL must be a database URL (sqlite:///path/to/{default_name}),"
+        raise StoreError(f"{what} URL must be a database URL (sqlite:///path/to/{default_name}),"
                          f" got {url!r}") from None
     return str(url)
 
@@ -51,8 +70,8 @@ def open_engine(url: str, metadata: MetaData) -> Engine:
     """An engine for ``url`` whose database holds the tables of ``metadata`` (made if missing).
 
     A SQLite file's folder is created; writers from several processes wait for each other.
-    A database that cannot be reached raises ``ConnectionError`` naming the URL (password
-    hidden).
+    A URL without an installed driver raises :class:`StoreError`, a database that cannot be
+    reached :class:`StoreUnreachable`, each naming the URL (password hidden).
 
     >>> import tempfile
     >>> from sqlalchemy import Column, MetaData, String, Table, select
@@ -74,10 +93,10 @@ def open_engine(url: str, metadata: MetaData) -> Engine:
     try:
         engine = create_engine(url, **options)
     except NoSuchModuleError as error:
-        raise ValueError(f"{url}: no SQLAlchemy driver for this URL ({error})") from None
+        raise StoreError(f"{url}: no SQLAlchemy driver for this URL ({error})") from None
     try:
         metadata.create_all(engine)
     except OperationalError as error:
-        raise ConnectionError(f"{engine.url!r}: cannot open the database: "
+        raise StoreUnreachable(f"{engine.url!r}: cannot open the database: "
                               f"{error.orig or error}") from None
     return engine

@@ -33,7 +33,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError
 
 from mlcycle_ref import storage
-from mlcycle_ref.errors import MlcycleError
 
 #: The glossary drills' Leitner boxes: one card per term.
 DRILLS = MetaData()
@@ -53,7 +52,7 @@ Table("outcomes", HISTORY,
       Column("score", Float, nullable=False), Column("at", String, nullable=False))
 
 
-class StoreError(MlcycleError, ValueError):
+class StoreError(storage.StoreError):
     """A progress store named by a URL that no installed database driver serves.
 
     >>> Store("nosuch://host/course", "drills.sqlite3", DRILLS)
@@ -132,7 +131,7 @@ class Store:
     def _open(self, check: bool):
         try:
             engine = storage.open_engine(self.url, self._metadata)
-        except ValueError as error:  # no driver for this kind of URL
+        except storage.StoreError as error:  # no driver for this kind of URL
             raise StoreError(f"progress store {error}") from None
         if not check:
             return engine
