@@ -4,8 +4,10 @@ Builds a snapshot of the repository (the working tree's files, or a commit's wit
 temporary folder, never the shared _build, so the first build executes every page and nobody's
 edit during the run re-executes pages half-way. Targets on an idle 2-core machine: cold at
 most 120 s, warm (--all, cache full) at most 15 s. Prints the times, each as a share of the
-cold build, the load before and after (a busy machine moves the seconds, the shares much
-less), and the pages that took longest to execute.
+cold build, the CPU seconds of the build and its kernels, the load before and after (a busy
+machine moves the seconds; the CPU seconds of a build that runs on one core, warm or with
+nothing to do, stay close to its time on an idle machine), and the pages that took longest
+to execute.
 
     .venv/bin/python bench/bench_book.py [--rev REV] [--keep FOLDER]
 
@@ -15,6 +17,7 @@ less), and the pages that took longest to execute.
 import argparse
 import io
 import os
+import resource
 import subprocess
 import sys
 import tarfile
@@ -47,9 +50,11 @@ def snapshot(destination: Path, rev: str | None) -> Path:
     return destination
 
 
-def build(source: Path, output: Path, *options: str) -> float:
-    """Build the book in ``source`` into ``output``; return the seconds it took (fails loudly)."""
+def build(source: Path, output: Path, *options: str) -> tuple[float, float]:
+    """Build the book in ``source`` into ``output``; return the seconds it took and the CPU
+    seconds it and its kernels used (fails loudly)."""
     bin_dir = Path(sys.executable).parent
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     result = subprocess.run(
         [str(bin_dir / "jupyter-book"), "build", str(source), "-W", "-n", "--keep-going",
@@ -63,7 +68,8 @@ def build(source: Path, output: Path, *options: str) -> float:
     seconds = time.perf_counter() - started
     if result.returncode:
         sys.exit(f"build failed after {seconds:.0f} s:\n{(result.stdout + result.stderr)[-3000:]}")
-    return seconds
+    now = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return seconds, (now.ru_utime - used.ru_utime) + (now.ru_stime - used.ru_stime)
 
 
 def execution_times(source: Path, output: Path) -> list[tuple[float, str]]:
@@ -91,11 +97,13 @@ def main() -> None:
              "nothing to do": build(source, output)}
     print(f"book build times of {arguments.rev or 'the working tree'} ({os.cpu_count()} cores, "
           f"load {load_before:.1f} before, {os.getloadavg()[0]:.1f} after):")
-    for name, seconds in times.items():
+    cold = times["cold"][0]
+    for name, (seconds, cpu) in times.items():
         target = TARGETS.get(name)
         verdict = "" if target is None else f"  target <= {target:.0f} s: " + (
             "met" if seconds <= target else "missed")
-        print(f"  {name:14} {seconds:7.1f} s  {seconds / times['cold']:5.2f} of cold{verdict}")
+        print(f"  {name:14} {seconds:7.1f} s  {seconds / cold:5.2f} of cold  "
+              f"{cpu:7.1f} CPU s{verdict}")
     executed = execution_times(source, output)
     print(f"pages executed: {len(executed)}, {sum(s for s, _ in executed):.1f} s in all; "
           "slowest:")
