@@ -284,13 +284,14 @@ def record(tiny, student):
 
 
 def test_class_of_tiny_lab_is_graded_despite_killers_and_loops(tiny_course, graded):
-    assert graded.graded == ["s002", "s003", "s004", "s005"] or sorted(graded.graded) == [
-        "s002", "s003", "s004", "s005"]
-    assert list(graded.failed) == ["s001"]
-    assert graded.failed["s001"].startswith(course.sandbox.KILLED + " (signal 9)")
+    assert sorted(graded.graded) == ["s001", "s002", "s003", "s004", "s005"]
+    assert graded.failed == {}
+    # s001 kills its kernel's parent: in the sandbox that is bubblewrap's process, which it may
+    # not signal (grading as root) or whose death takes down its own sandbox and nothing else.
+    assert scores(tiny_course, "s001") == {"double-tests": 0, "double-hidden": 0, "why": 0}
     # nbgrader counts a written answer as 0 until it is marked by hand.
     assert scores(tiny_course, "s002") == {"double-tests": 1, "double-hidden": 2, "why": 0}
-    assert sorted(graded.manual) == ["s002", "s003", "s004", "s005"]
+    assert sorted(graded.manual) == ["s001", "s002", "s003", "s004", "s005"]
 
 
 @pytest.mark.parametrize(("student", "problem"), [

@@ -21,7 +21,6 @@ from mlcycle_ref.course.cells import grade_id_of, is_test
 from mlcycle_ref.course.folder import FAILED, GRADED, CourseError
 from mlcycle_ref.course.kernel import MAX_CELL_OUTPUT, run_notebook
 from mlcycle_ref.course.restore import GradingGuard, restore
-from mlcycle_ref.course.sandbox import execute as execute_sandboxed
 from mlcycle_ref.labs.secret import in_environment
 
 GUARD_LINE = "_mlcycle_guard.restore(globals())"
@@ -104,8 +103,8 @@ def grade_submission(job: dict) -> dict:
 
     ``job`` holds the student, the notebook's bytes, the lab's reference (see
     :func:`graded_reference`), the limits and optionally a ``scratch`` folder and a
-    ``sandbox`` (a :class:`~mlcycle_ref.course.sandbox.Sandbox`: executor and kernel then run
-    in it). The kernel starts in a new, empty folder in there (or in the temporary folder) that
+    ``sandbox`` (a :class:`~mlcycle_ref.course.sandbox.Sandbox`: the kernel then runs in
+    it). The kernel starts in a new, empty folder in there (or in the temporary folder) that
     then receives only the notebook and the lab's other files; the folder is removed
     afterwards. The result has ``status`` "graded" (with the executed ``notebook``, the
     ``tasks``, any ``problem`` and ``notes``) or "failed" with a ``reason``, and says whether
@@ -127,16 +126,12 @@ def grade_submission(job: dict) -> dict:
         # The student's own file, as handed in: the rebuilt one holds the hidden tests.
         (folder / f"{reference['lab']}.ipynb").write_bytes(job["notebook"])
         box = job.get("sandbox")
-        # In a sandbox the runner sets the memory limit on every process, kernel included.
+        # In a sandbox the launcher sets the memory limit on every process, kernel included.
         nb = _guarded(nb, reference["imports"], None if box else job.get("memory_mb"))
         # Hidden tests draw their data from the course's secret (see mlcycle_ref.labs.secret).
         with in_environment(job.get("secret")):
-            if box is None:
-                result["problem"] = run_notebook(nb, folder, timeout=job["timeout"],
-                                             limit=job["limit"])
-            else:
-                result["problem"] = execute_sandboxed(nb, folder, timeout=job["timeout"],
-                                                      limit=job["limit"], sandbox=box)
+            result["problem"] = run_notebook(nb, folder, timeout=job["timeout"],
+                                             limit=job["limit"], sandbox=box)
         setup = _unguarded(nb)
         setup_errors = [out for out in setup.get("outputs", []) if out.output_type == "error"]
         if setup_errors or not setup.get("outputs") and setup.get("execution_count") is None:

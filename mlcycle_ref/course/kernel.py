@@ -1,7 +1,7 @@
 """Running one notebook's cells in a fresh kernel, within a time limit per cell and in all.
 
-The grader runs it in its scratch folder, or inside the sandbox (see
-:mod:`mlcycle_ref.course.sandbox`), whose runner imports only this module of the course.
+The kernel works in the grader's scratch folder, or in a sandbox made for it (see
+:mod:`mlcycle_ref.course.sandbox`); the executor runs here either way.
 """
 
 from __future__ import annotations
@@ -11,12 +11,14 @@ import json
 import os
 import signal
 import threading
+import uuid
 from collections import Counter
 from pathlib import Path
 
 import nbformat
 
 from mlcycle_ref import labs
+from mlcycle_ref.course import sandbox as sandboxing
 from mlcycle_ref.course.cells import grade_id_of, is_test
 
 #: Output one cell may produce while it runs, in characters; the rest is dropped.
@@ -32,13 +34,20 @@ def _executor_class():
     from nbgrader.preprocessors import Execute
 
     class GradingExecute(Execute):
-        def __init__(self, kernel_env: dict, **kwargs):
+        def __init__(self, kernel_env: dict, sandbox=None, **kwargs):
             super().__init__(**kwargs)
-            self.kernel_env, self.kernel_pgid = kernel_env, None
+            self.kernel_env, self.sandbox, self.kernel_pgid = kernel_env, sandbox, None
             self.ran, self.sizes, self.cut = set(), Counter(), set()
 
         def start_new_kernel(self, **kwargs):
             kwargs.setdefault("env", self.kernel_env)
+            # Next to the working folder, so that it goes with the scratch folder of a worker
+            # killed before it could remove it.
+            folder = Path(self.resources["metadata"]["path"])
+            self.km.connection_file = str(folder.with_name(f"{folder.name}-kernel.json"))
+            if self.sandbox is not None:
+                self.km.kernel_id = self.km.kernel_id or str(uuid.uuid4())
+                self.km.provisioner = sandboxing.provisioner(self.km, self.sandbox)
             super().start_new_kernel(**kwargs)
             self.kernel_pgid = getattr(self.km.provisioner, "pgid", None)
 
@@ -72,17 +81,23 @@ def _kill_group(pgid) -> None:
             os.killpg(pgid, signal.SIGKILL)
 
 
-def run_notebook(nb, folder: Path, *, timeout: int, limit: float) -> str:
-    """Run ``nb`` in place in a kernel working in ``folder``; return a problem, or ""."""
+def run_notebook(nb, folder: Path, *, timeout: int, limit: float, sandbox=None) -> str:
+    """Run ``nb`` in place in a kernel working in ``folder``; return a problem, or "".
+
+    With a :class:`~mlcycle_ref.course.sandbox.Sandbox` the kernel works in a copy of
+    ``folder`` inside one, with its limits and an environment of its own; what it writes stays
+    there. Raises :class:`~mlcycle_ref.course.folder.CourseError` when no sandbox can be made.
+    """
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from traitlets.config import Config
 
     config = Config()
     config.Execute.timeout = int(timeout)
     config.Execute.shutdown_kernel = "immediate"  # a kernel stuck in a loop would not answer
-    env = {key: value for key, value in os.environ.items() if key != "OLDPWD"}
+    env = ({key: value for key, value in os.environ.items() if key != "OLDPWD"}
+           if sandbox is None else sandboxing.environment())
     executor = _executor_class()(
-        {**env, "PWD": str(folder), "NBGRADER_EXECUTION": "autograde"}, config=config)
+        {**env, "PWD": str(folder), "NBGRADER_EXECUTION": "autograde"}, sandbox, config=config)
     stopped = threading.Event()
 
     def stop():

@@ -1,11 +1,15 @@
-"""Grading one notebook inside a bubblewrap sandbox: what student code may see, reach and use.
+"""Grading one notebook with its kernel inside a bubblewrap sandbox: what student code may see,
+reach and use.
 
-Autograde runs code written by students, so each submission runs in a sandbox made by
-bubblewrap (the ``bwrap`` command Flatpak uses) instead of as the instructor. The executor
-and the kernel run there together: the worker hands the restored notebook and the files of
-the scratch folder to a small runner, :func:`main`, on its standard input and reads the
-executed notebook back from its standard output. Only the worker's parent writes the
-gradebook.
+Autograde runs code written by students, so each submission's kernel runs in a sandbox made by
+bubblewrap (the ``bwrap`` command Flatpak uses) instead of as the instructor. Only the kernel:
+the executor stays in the grading worker, where nbformat, nbclient and nbgrader are already
+imported, and starts the kernel through :func:`provisioner` instead of as a plain process. A
+small launcher (:mod:`mlcycle_ref.course._launcher`, the standard library only) receives the
+scratch folder's files on its standard input, sets the limits and becomes the kernel. The
+kernel makes its ZeroMQ sockets as ``ipc`` files in the sandbox's private ``/tmp``, which the
+worker reaches through ``/proc/<kernel pid>/root``; nothing of the host is shared with the
+sandbox for it. Only the worker's parent writes the gradebook.
 
 Inside the sandbox
 
@@ -17,17 +21,17 @@ Inside the sandbox
   Folders an instructor names in ``hide`` are covered even when they lie inside those above;
 * the network is a namespace of its own with only a loopback interface: no route out, and
   the host's 127.0.0.1 is another machine's;
-* processes live in a PID namespace of their own, in a new session, and die with the worker;
+* processes live in a PID namespace of their own, in a new session, and die with the sandbox;
 * the user is unprivileged: uid 65534 in a new user namespace, or, when grading runs as root,
   a fresh uid of its own with no capabilities (root mapped into a namespace would still own
   every root file and escape the process limit);
 * the environment holds only the names in :data:`KEPT_ENV`, a PATH to the course environment
   and HOME set to the private ``/tmp``;
 * :class:`Limits` cap memory, processes, file size and CPU time as hard resource limits that
-  the runner sets before the kernel starts, so student code cannot raise them.
+  the launcher sets before it becomes the kernel, so student code cannot raise them.
 
-The runner writes its result on a descriptor that its own children do not inherit, and makes
-itself undumpable so that a kernel running as the same user cannot open it through ``/proc``.
+What the kernel sends back is read by the executor outside, which student code cannot reach:
+it can print what it likes in its own cells, as in any kernel, but not rewrite the notebook.
 
 >>> limits = Limits(memory_mb=512, processes=64)
 >>> limits.rlimits()["RLIMIT_NPROC"], limits.rlimits()["RLIMIT_DATA"] // 2**20
@@ -36,14 +40,14 @@ itself undumpable so that a kernel running as the same user cannot open it throu
 
 from __future__ import annotations
 
-import argparse
 import base64
-import ctypes
+import contextlib
 import functools
 import json
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -69,20 +73,11 @@ KEPT_ENV = ("LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_NUMERIC", "LC_MESSAGES
             # Hidden tests draw their data from it (mlcycle_ref.labs.secret).
             "MLCYCLE_COURSE_SECRET")
 HOME = "/tmp"
-#: Seconds past a submission's wall-clock limit before the worker kills its whole sandbox;
-#: the runner inside stops the kernel at the limit itself and reports where it was, but its
-#: own start (imports, on a busy machine) comes first.
-GRACE = 60.0
+#: Where the kernel reads its connection file and makes its sockets, inside the sandbox.
+CONNECTION = f"{HOME}/kernel.json"
+IPC = f"{HOME}/kernel-ipc"
 MIB = 2**20
-#: How a submission whose code killed the runner in its sandbox is reported.
-KILLED = "the process that ran it in its sandbox was killed"
 LIMIT_NAMES = ("memory_mb", "processes", "file_mb", "cpu_seconds")
-PR_SET_DUMPABLE = 4
-#: How the worker starts the runner (``-m`` would warn once the package imports this module).
-#: nbformat's schema checks never use the IRI syntax checker that jsonschema imports when it
-#: is installed, which costs a second of CPU to build its parser, in every sandbox.
-RUNNER = ("import sys; sys.modules['rfc3987_syntax'] = None; "
-          "from mlcycle_ref.course.sandbox import main; sys.exit(main(sys.argv[1:]))")
 
 
 @dataclass(frozen=True)
@@ -120,21 +115,6 @@ class Limits:
         return {"RLIMIT_DATA": self.memory_mb * MIB, "RLIMIT_NPROC": self.processes,
                 "RLIMIT_FSIZE": self.file_mb * MIB, "RLIMIT_CPU": self.cpu_seconds,
                 "RLIMIT_CORE": 0}
-
-    def apply(self) -> None:
-        """Set every limit on this process (and so on all it starts), soft and hard alike."""
-        import resource
-
-        for name, value in self.rlimits().items():
-            number = getattr(resource, name)
-            hard = resource.getrlimit(number)[1]
-            if hard != resource.RLIM_INFINITY:
-                value = min(value, hard)  # an unprivileged process cannot raise its hard limit
-            resource.setrlimit(number, (value, value))
-
-    def arguments(self) -> list[str]:
-        """The runner's command-line options that recreate these limits."""
-        return [f"--{name.replace('_', '-')}={getattr(self, name)}" for name in LIMIT_NAMES]
 
 
 @dataclass(frozen=True)
@@ -183,7 +163,7 @@ def _namespaces(privileged: bool) -> list[str]:
     common = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
               "--unshare-cgroup-try", "--hostname", "grading", "--die-with-parent",
               "--new-session"]
-    if privileged:  # the runner drops to a fresh uid itself (see the module's notes)
+    if privileged:  # the launcher drops to a fresh uid itself (see the module's notes)
         return common
     return ["--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY), "--disable-userns",
             *common]
@@ -341,122 +321,105 @@ def _font_cache() -> dict[str, str]:
             for path in sorted(folder.glob("fontlist-v*.json")) if path.is_file()}
 
 
-def _unpack(files: dict[str, str], base: Path, uid: int | None) -> None:
-    """Write ``files`` (see :func:`_files`) under ``base``, what it creates owned by ``uid``."""
-    for relative, content in files.items():
-        path = Path(relative)
-        if path.is_absolute() or ".." in path.parts:
-            raise ValueError(f"{relative}: not a path inside {base}")
-        (base / path).parent.mkdir(parents=True, exist_ok=True)
-        (base / path).write_bytes(base64.b64decode(content))
-        for depth in range(1, len(path.parts) + 1) if uid is not None else ():
-            os.chown(base.joinpath(*path.parts[:depth]), uid, uid, follow_symlinks=False)
+def payload(folder: Path, kernel: list[str], connection: bytes, limits: Limits,
+            uid: int | None) -> bytes:
+    """What the launcher reads on its standard input (see :mod:`mlcycle_ref.course._launcher`).
 
-
-def execute(nb, folder, *, timeout: int, limit: float, sandbox: Sandbox) -> str:
-    """Execute ``nb`` in place in a sandboxed kernel working on a copy of ``folder``.
-
-    The same contract as grading without a sandbox: it returns a problem ("" when none) such
-    as a kernel that died or a submission stopped at its wall-clock limit, and test cells that
-    did not run carry an error output. What the code writes stays in the sandbox. Raises
-    :class:`CourseError` when no sandbox can be made or it ends without a result (the runner
-    killed from inside, for one).
+    The kernel's command ``kernel``, reading its connection file at :data:`CONNECTION`; the
+    files of ``folder`` and, for HOME, the font cache and the ``connection`` file's content;
+    the resource limits; and the uid to become (None: stay the namespace's unprivileged user).
     """
-    import nbformat
+    home = {**_font_cache(), Path(CONNECTION).name: base64.b64encode(connection).decode()}
+    return json.dumps({"argv": kernel, "files": _files(folder), "home": home, "home_dir": HOME,
+                       "rlimits": limits.rlimits(), "uid": uid}).encode()
 
+
+def _read_all(descriptor: int) -> bytes:
+    chunks = []
+    while chunk := os.read(descriptor, 65536):
+        chunks.append(chunk)
+    os.close(descriptor)
+    return b"".join(chunks)
+
+
+def start(folder, kernel: list[str], connection: bytes, sandbox: Sandbox,
+          env: dict[str, str]) -> tuple[subprocess.Popen, int]:
+    """Start ``kernel`` in a sandbox working in a copy of ``folder``: bwrap's process, and the
+    kernel's process id as this machine sees it.
+
+    The kernel runs :data:`CONNECTION`; bwrap is the leader of a process group of its own,
+    and killing it takes down the sandbox with everything in it. Raises :class:`CourseError`
+    with bubblewrap's message when the sandbox cannot be made.
+    """
     require()
     folder = Path(folder).resolve()
     privileged = os.geteuid() == 0
-    runner = [sys.executable, "-s", "-P", "-c", RUNNER, f"--timeout={int(timeout)}",
-              f"--limit={float(limit)}", *sandbox.limits.arguments()]
-    if privileged:
-        runner.append(f"--uid={ROOT_UIDS[0] + secrets.randbelow(ROOT_UIDS[1])}")
-    argv = command(folder, runner, sandbox, privileged=privileged, exposed=python_paths())
-    process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, env=environment())
+    uid = ROOT_UIDS[0] + secrets.randbelow(ROOT_UIDS[1]) if privileged else None
+    launcher = [sys.executable, "-I", str(Path(__file__).with_name("_launcher.py"))]
+    argv = command(folder, launcher, sandbox, privileged=privileged, exposed=python_paths())
+    info, info_out = os.pipe()
+    argv[1:1] = ["--info-fd", str(info_out)]
     try:
-        payload = json.dumps({"notebook": nbformat.writes(nb), "files": _files(folder),
-                              "home": _font_cache()})
-        out, err = process.communicate(payload.encode(), timeout=limit + GRACE)
-    except subprocess.TimeoutExpired:
-        process.kill()  # bwrap's children die with it, and with them the PID namespace
-        process.communicate()
-        raise CourseError(f"the sandbox was still running {limit + GRACE:g} s after it started "
-                          "and was killed") from None
-    if process.returncode > 128 and not out:  # bwrap passes on a killed runner as 128 + signal
-        raise CourseError(f"{KILLED} (signal {process.returncode - 128}), most likely by the "
-                          "submission's own code; nothing came back to grade")
-    if process.returncode or not out:
-        detail = " ".join(err.decode(errors="replace").strip().splitlines()[-3:])
-        raise CourseError(f"the sandbox ended without a result (exit code "
-                          f"{process.returncode}): {detail or 'no message'}")
-    result = json.loads(out)
-    executed = nbformat.reads(result["notebook"], as_version=4)
-    nb["cells"], nb["metadata"] = executed["cells"], executed["metadata"]
-    return result["problem"]
-
-
-# --------------------------------------------------------------------------- inside the sandbox
-
-
-def _set_dumpable(flag: bool) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_DUMPABLE, int(flag), 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE) failed")
-
-
-def _become(uid: int) -> None:
-    """Drop root for ``uid``: no groups, no capabilities, and no way back."""
-    os.setgroups([])
-    os.setgid(uid)
-    os.setuid(uid)
-    if os.getuid() != uid or os.geteuid() != uid:
-        raise OSError(f"could not become uid {uid}")
+        process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE, env=env, pass_fds=(info_out,),
+                                   start_new_session=True)
+    finally:
+        os.close(info_out)
     try:
-        os.setuid(0)
-    except PermissionError:
-        return
-    raise OSError("still able to become root after dropping it")
+        process.stdin.write(payload(folder, kernel, connection, sandbox.limits, uid))
+        process.stdin.close()
+    except BrokenPipeError:
+        pass  # bwrap failed: its message is read below
+    found = _read_all(info)
+    if not found:
+        process.wait()
+        detail = " ".join(process.stderr.read().decode(errors="replace").split())
+        raise CourseError(f"the sandbox could not be made (exit code {process.returncode}): "
+                          f"{detail or 'no message'}")
+    return process, json.loads(found)["child-pid"]
 
 
-def main(argv: list[str] | None = None) -> int:
-    """The runner: read a notebook and its files on stdin, execute it, answer on stdout."""
-    parser = argparse.ArgumentParser(prog="python -m mlcycle_ref.course.sandbox",
-                                     description="execute a notebook; run only by autograde")
-    parser.add_argument("--timeout", type=int, required=True)
-    parser.add_argument("--limit", type=float, required=True)
-    parser.add_argument("--uid", type=int)
-    for name in LIMIT_NAMES:
-        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=int, required=True)
-    args = parser.parse_args(argv)
-    _set_dumpable(False)
-    # The kernel inherits descriptors 0-2: they lead nowhere, and the result goes out on
-    # private copies that no child inherits.
-    result, errors = os.dup(1), os.dup(2)
-    content = sys.stdin.buffer.read()
-    nowhere = os.open(os.devnull, os.O_RDWR)
-    for number in (0, 1, 2):
-        os.dup2(nowhere, number)
-    sys.stderr = open(errors, "w", buffering=1)  # noqa: SIM115 - lives as long as the process
-    Limits(args.memory_mb, args.processes, args.file_mb, args.cpu_seconds).apply()
-    payload = json.loads(content)
-    _unpack(payload["files"], Path.cwd(), args.uid)
-    _unpack(payload["home"], Path(HOME), args.uid)
-    if args.uid is not None:
-        os.chown(Path.cwd(), args.uid, args.uid)
-    if args.uid is not None:
-        _become(args.uid)
-        _set_dumpable(False)  # changing uid made the process dumpable again
-    import nbformat
+@functools.cache
+def provisioner_class():
+    """jupyter_client's local provisioner, starting the kernel in a sandbox (see :func:`start`).
 
-    from mlcycle_ref.course.kernel import run_notebook
+    Its kernel binds ``ipc`` sockets at :data:`IPC` inside the sandbox, and the executor
+    reaches them from outside through ``/proc/<kernel pid>/root``: nothing is shared but the
+    sockets, and the network namespace needs no route. An interrupt goes to the kernel's
+    process group inside; killing the kernel kills bwrap, and with it the sandbox.
+    """
+    from jupyter_client.provisioning import LocalProvisioner
 
-    nb = nbformat.reads(payload["notebook"], as_version=4)
-    found = run_notebook(nb, Path.cwd(), timeout=args.timeout, limit=args.limit)
-    with open(result, "w") as out:
-        json.dump({"notebook": nbformat.writes(nb), "problem": found}, out)
-    return 0
+    class SandboxProvisioner(LocalProvisioner):
+        sandbox: Sandbox = Sandbox()
+        kernel_pid: int | None = None
+
+        async def pre_launch(self, **kwargs):
+            self.parent.transport, self.parent.ip = "ipc", IPC
+            return await super().pre_launch(**kwargs)
+
+        async def launch_kernel(self, cmd: list[str], **kwargs):
+            written = os.path.realpath(self.parent.connection_file)
+            kernel = [CONNECTION if arg == written else arg for arg in cmd]
+            self.process, self.kernel_pid = start(
+                kwargs["cwd"], kernel, Path(written).read_bytes(), self.sandbox, kwargs["env"])
+            self.pid = self.pgid = self.process.pid
+            self.cwd = kwargs["cwd"]
+            return {**self.connection_info, "ip": f"/proc/{self.kernel_pid}/root{IPC}"}
+
+        async def send_signal(self, signum: int) -> None:
+            if signum == signal.SIGINT and self.kernel_pid and await self.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.kernel_pid, signum)
+                return
+            await super().send_signal(signum)
+
+    return SandboxProvisioner
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+def provisioner(manager, sandbox: Sandbox):
+    """A :func:`provisioner_class` for the kernel manager ``manager``, sandboxed as ``sandbox``."""
+    made = provisioner_class()(kernel_id=manager.kernel_id, kernel_spec=manager.kernel_spec,
+                               parent=manager)
+    made.sandbox = sandbox
+    return made
