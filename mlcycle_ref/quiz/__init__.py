@@ -21,8 +21,19 @@ from mlcycle_ref.quiz.checking import Feedback, check
 
 
 def show(bank, ids=None, history=None, review=False):
-    """Render a bank (a name such as ``"quiz"``, or a loaded bank) as notebook widgets;
-    ``review=True`` shows only what was missed at the latest try."""
+    """Render a bank (a name such as ``"quiz"``, or a loaded bank) as notebook widgets:
+    the questions with the ``ids`` given (all when None), attempts kept in ``history`` (a
+    :class:`~mlcycle_ref.quiz.history.History`, by default the learner's own file);
+    ``review=True`` shows only what was missed at the latest try. See
+    :func:`mlcycle_ref.quiz.notebook.show`.
+
+    >>> import tempfile
+    >>> from mlcycle_ref.quiz.history import History
+    >>> with History(f"{tempfile.mkdtemp()}/h.sqlite3") as history:
+    ...     view = show("quiz", ids=["q02-tf", "q02-choice"], history=history)
+    >>> [item.question.id for item in view.questions], view.attempt
+    (['q02-tf', 'q02-choice'], 1)
+    """
     # ipywidgets is only imported when a notebook asks for widgets.
     from mlcycle_ref.quiz.notebook import show as show_widgets
 

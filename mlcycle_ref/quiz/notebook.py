@@ -33,7 +33,24 @@ class QuestionWidget:
     """One question: its prompt, an input that suits its kind, a Check button, feedback.
 
     ``seed`` draws the order of choices, pairs and ordering items (see
-    :func:`~mlcycle_ref.quiz.shuffle.displayed`); ``on_checked(widget)`` runs after each check.
+    :func:`~mlcycle_ref.quiz.shuffle.displayed`); ``on_checked(widget)`` runs after each check
+    and each self-mark. The Check button calls ``check``; the two self-mark buttons, shown
+    when the checker is unsure of a short answer, call ``mark``.
+
+    >>> from mlcycle_ref.quiz import load_bank
+    >>> widget = QuestionWidget(load_bank("quiz").question("q02-tf"))
+    >>> widget.check()  # nothing chosen yet
+    >>> widget.output.value
+    '<p>Answer every part first.</p>'
+    >>> widget.input.value = "False"
+    >>> widget.response()
+    'False'
+    >>> widget.check()
+    >>> widget.feedback.correct, widget.outcome
+    (True, 'right')
+    >>> widget.mark(False)  # the learner's own verdict overrides the checker's
+    >>> widget.outcome
+    'self-wrong'
     """
 
     def __init__(self, question: Question, seed: int = 0, on_checked=None):
@@ -86,7 +103,8 @@ class QuestionWidget:
         return widgets.Text(placeholder="Your answer", layout=LAYOUT)
 
     def response(self):
-        """The current widget state as a response for :func:`~mlcycle_ref.quiz.checking.check`."""
+        """The current widget state as a response for :func:`~mlcycle_ref.quiz.checking.check`;
+        a :class:`~mlcycle_ref.quiz.checking.ResponseError` while a part is unanswered."""
         q, box = self.question, self.input
         if q.kind == "multiple":
             return [c.description for c in box.children if c.value]
@@ -114,7 +132,8 @@ class QuestionWidget:
             self.on_checked(self)
 
     def mark(self, agrees: bool) -> None:
-        """The learner's own verdict after comparing with the model answer."""
+        """Record the learner's own verdict after comparing with the model answer: ``agrees``
+        is True when they judge that their answer makes the model answer's points."""
         self.self_marked = agrees
         self.self_mark.layout.display = "none"
         self.output.value += (f"<p>Self-marked as {'right' if agrees else 'not yet right'}."
@@ -138,7 +157,16 @@ class QuestionWidget:
 
 
 def feedback_html(question: Question, feedback: Feedback) -> str:
-    """Verdict, score, missed points, explanation and link as a small HTML block."""
+    """The ``feedback`` on an answer to ``question`` as a small HTML block: the verdict
+    (with the score for short answers and essays), missed points, the model answer when the
+    checker is unsure, the explanation and where to read more.
+
+    >>> from mlcycle_ref.quiz import check, load_bank
+    >>> question = load_bank("quiz").question("q02-tf")
+    >>> block = feedback_html(question, check(question, False))
+    >>> "Correct." in block, "<code>book/lifecycle/features.html</code>" in block
+    (True, True)
+    """
     colour = "#555" if feedback.unsure else "#1a7f37" if feedback.correct else "#b35900"
     missed = "".join(f"<li>{html.escape(m)}</li>" for m in feedback.missed)
     heading = MISSED_HEADINGS.get(question.kind)
@@ -159,8 +187,22 @@ def feedback_html(question: Question, feedback: Feedback) -> str:
 class QuizView:
     """A bank's questions as widgets with a running total; displays itself in a notebook.
 
-    Each checked answer is saved in the attempt history (``history``: a
-    :class:`~mlcycle_ref.quiz.history.History`, by default the learner's own file).
+    Shows the questions of ``bank`` with the ``ids`` given, in that order (all of them when
+    ``ids`` is None or empty). Each checked answer is saved in the attempt history
+    (``history``: a :class:`~mlcycle_ref.quiz.history.History`, by default the learner's own
+    file); the attempt is started at the first checked answer.
+
+    >>> import tempfile
+    >>> from mlcycle_ref.quiz import load_bank
+    >>> from mlcycle_ref.quiz.history import History
+    >>> with History(f"{tempfile.mkdtemp()}/h.sqlite3") as history:
+    ...     view = QuizView(load_bank("quiz"), ["q02-tf", "q02-choice"], history)
+    ...     view.questions[0].input.value = "False"
+    ...     view.questions[0].check()
+    ...     [(a.number, a.score, a.total) for a in history.attempts("quiz")]
+    [(1, 1.0, 1)]
+    >>> view.score, view.total.value
+    (1.0, '<p><b>Total: 1.00 / 2</b> (1 of 2 checked, attempt 1)</p>')
     """
 
     def __init__(self, bank: Bank, ids=None, history: History | None = None):
@@ -223,7 +265,18 @@ def show(bank: Bank | str, ids=None, history: History | None = None,
          review: bool = False) -> QuizView:
     """All questions of a bank (or those with ``ids``) as widgets, ready to display.
 
-    ``review=True`` shows only the questions whose latest answer was not right.
+    ``bank`` is a loaded bank or a bank's name; ``history`` keeps the attempts (by default
+    the learner's own file, see :class:`QuizView`). ``review=True`` shows only the questions
+    whose latest answer in ``history`` was not right, and raises ValueError when there are
+    none.
+
+    >>> import tempfile
+    >>> from mlcycle_ref.quiz.history import History
+    >>> with History(f"{tempfile.mkdtemp()}/h.sqlite3") as history:
+    ...     attempt = history.start("quiz")
+    ...     history.record(attempt, "q02-tf", "wrong", 0.0)
+    ...     [item.question.id for item in show("quiz", history=history, review=True).questions]
+    ['q02-tf']
     """
     bank = bank if isinstance(bank, Bank) else load_bank(bank)
     if review:

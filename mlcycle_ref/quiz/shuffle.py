@@ -37,12 +37,27 @@ def fnv1a(text: str) -> int:
 
 
 def seed_for(learner: str, attempt: int, scope: str) -> int:
-    """The seed of one question's shuffle in one attempt of one learner."""
+    """The seed of one question's shuffle in one attempt of one learner: the FNV-1a hash of
+    ``learner`` (the learner's id in the attempt history), ``attempt`` (the attempt's number
+    for that bank, from 1) and ``scope`` (what is shuffled: a question id, or a bank name
+    when the questions themselves are shuffled).
+
+    >>> seed_for("learner", 1, "q01")
+    868661177
+    >>> seed_for("learner", 1, "q01") == seed_for("learner", 2, "q01")
+    False
+    """
     return fnv1a(f"{learner}|{attempt}|{scope}")
 
 
 def mulberry32(seed: int) -> Iterator[float]:
-    """Floats in [0, 1) from a 32-bit seed (mulberry32: tiny, fast, easy to port exactly)."""
+    """Endless floats in [0, 1) from a 32-bit ``seed`` (wider seeds keep their low 32 bits);
+    mulberry32: tiny, fast, easy to port exactly.
+
+    >>> from itertools import islice
+    >>> [round(x, 4) for x in islice(mulberry32(1), 3)]
+    [0.6271, 0.0027, 0.5274]
+    """
     state = seed & MASK
     while True:
         state = (state + 0x6D2B79F5) & MASK
@@ -52,7 +67,12 @@ def mulberry32(seed: int) -> Iterator[float]:
 
 
 def shuffled(items: Sequence[T], seed: int) -> list[T]:
-    """A Fisher-Yates shuffle of a copy of ``items`` driven by :func:`mulberry32`."""
+    """A Fisher-Yates shuffle of a copy of ``items`` driven by :func:`mulberry32` from
+    ``seed``; the same seed gives the same order here and in the browser.
+
+    >>> shuffled([1, 2, 3, 4, 5], 42)
+    [1, 5, 3, 2, 4]
+    """
     result = list(items)
     draws = mulberry32(seed)
     for i in range(len(result) - 1, 0, -1):
@@ -62,7 +82,8 @@ def shuffled(items: Sequence[T], seed: int) -> list[T]:
 
 
 def displayed(question: Question, seed: int) -> Question:
-    """The question as one attempt shows it: choices, pairs and persona items reordered.
+    """The question as one attempt shows it: choices, pairs and persona items reordered
+    by ``seed`` (from :func:`seed_for`).
 
     Checking does not depend on the order of ``choices`` or ``pairs``, so the shown question
     checks exactly as the bank's. Ordering items keep the author's order (it is the answer);
@@ -84,12 +105,16 @@ def displayed(question: Question, seed: int) -> Question:
 
 
 def utf16(text: str) -> bytes:
-    """A sort key that orders text as JavaScript's ``<`` does (by UTF-16 code units)."""
+    """A sort key that orders text as JavaScript's ``<`` does (by UTF-16 code units).
+
+    >>> utf16("é")
+    b'\\x00\\xe9'
+    """
     return text.encode("utf-16-be")
 
 
 def in_code_order(items: Sequence[str]) -> list[str]:
-    """Texts sorted as JavaScript sorts them by default.
+    """The texts ``items`` sorted as JavaScript sorts them by default.
 
     >>> in_code_order(["b", "a", "\U0001F600", "\uFFFD"])
     ['a', 'b', '😀', '�']
@@ -98,7 +123,8 @@ def in_code_order(items: Sequence[str]) -> list[str]:
 
 
 def ordering_start(items: Sequence[T], seed: int) -> list[T]:
-    """Items in a shuffled order that is never already the right one (for two or more items).
+    """``items`` in an order drawn from ``seed`` that is never already the right one (for
+    two or more items): a draw that keeps the order is rotated by one.
 
     >>> ordering_start(["a", "b"], 1)
     ['b', 'a']
@@ -110,5 +136,14 @@ def ordering_start(items: Sequence[T], seed: int) -> list[T]:
 
 
 def matching_targets(question: Question, seed: int) -> list[str]:
-    """The distinct right-hand items of a matching question, in a shuffled order."""
+    """The distinct right-hand items of a matching ``question``, in an order drawn from
+    ``seed`` (another order than that of the left-hand items for the same seed).
+
+    >>> from mlcycle_ref.quiz.bank import Question
+    >>> tools = Question("tools", "matching", "Pair each library with what it handles.", "",
+    ...                  "book/x", "easy", (), pairs=(("pandas", "tables"),
+    ...                  ("NumPy", "arrays"), ("Matplotlib", "plots")))
+    >>> matching_targets(tools, 3)
+    ['plots', 'arrays', 'tables']
+    """
     return shuffled(in_code_order({right for _, right in question.pairs}), seed ^ 0x9E3779B9)
