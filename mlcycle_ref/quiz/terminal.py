@@ -49,12 +49,26 @@ QUIT_WORDS = ("quit", "exit", ":q")
 
 
 class Quit(Exception):
-    """The learner asked to stop, or input ran out."""
+    """The learner asked to stop, or input ran out.
+
+    >>> import io
+    >>> Console(io.StringIO("quit\\n")).read()
+    Traceback (most recent call last):
+    ...
+    mlcycle_ref.quiz.terminal.Quit
+    """
 
 
 @dataclass
 class QuizResult:
-    """Scores of a quiz run, question by question."""
+    """Scores of a quiz run, question by question: ``scores`` (question id -> score from 0
+    to 1) and ``correct`` (question id -> passed) for the questions reached, and the
+    ``total`` number of questions asked for.
+
+    >>> result = QuizResult({"q1": 1.0, "q2": 0.5}, {"q1": True, "q2": False}, total=3)
+    >>> result.score, result.total
+    (1.5, 3)
+    """
 
     scores: dict[str, float] = field(default_factory=dict)
     correct: dict[str, bool] = field(default_factory=dict)
@@ -67,7 +81,23 @@ class QuizResult:
 
 
 class Console:
-    """Reads answers and writes wrapped text; the only place that touches the streams."""
+    """Reads answers and writes wrapped text; the only place that touches the streams.
+
+    ``stdin`` and ``stdout`` are the streams to read from and write to (by default the
+    process's own). ``say`` wraps ``text`` at 88 characters, each line starting with
+    ``indent``; ``read`` prints ``prompt`` and returns one stripped line; ``read_block``
+    joins lines up to an empty one. Both raise :class:`Quit` on ``quit`` or at the end of
+    the input.
+
+    >>> import io
+    >>> console = Console(io.StringIO("t\\nfirst line\\nsecond line\\n\\n"))
+    >>> console.say("Pandas holds tables.", indent="  ")
+      Pandas holds tables.
+    >>> console.read()
+    > 't'
+    >>> console.read_block()
+    > > > 'first line second line'
+    """
 
     def __init__(self, stdin: TextIO | None = None, stdout: TextIO | None = None):
         self.stdin = stdin or sys.stdin
@@ -110,10 +140,29 @@ def _pick_letters(text: str, n: int) -> list[int]:
 
 
 class Asker:
-    """Shows one question in the terminal, reads and parses the answer, checks it."""
+    """Shows one question in the terminal, reads and parses the answer, checks it.
+
+    ``console`` is the :class:`Console` to talk through; ``seed_of(question id)`` gives the
+    seed of that question's display order in this attempt (see
+    :func:`~mlcycle_ref.quiz.shuffle.seed_for`). ``ask`` shows ``question`` after the label
+    ``number`` (such as ``"[2/5] "``) and asks again while the answer cannot be read.
+
+    >>> import io
+    >>> from mlcycle_ref.quiz.bank import Question
+    >>> question = Question("t1", "single", "What does pandas hold?", "", "book/tools",
+    ...                     "easy", (), choices=("tables", "images"), answer="tables")
+    >>> asker = Asker(Console(io.StringIO("z\\na\\n")), lambda question_id: 0)
+    >>> asker.ask(question, "[1/1] ").correct
+    <BLANKLINE>
+    [1/1] What does pandas hold?
+       a) tables
+       b) images
+      (type a letter)
+    >   Sorry, I could not read that: type letters from a to b.
+    > True
+    """
 
     def __init__(self, console: Console, seed_of: Callable[[str], int]):
-        # seed_of(question id) -> the seed of that question's display order in this attempt.
         self.console, self.seed_of = console, seed_of
 
     def ask(self, question: Question, number: str = "") -> Feedback | None:
@@ -210,7 +259,18 @@ class Asker:
 
 
 def show_feedback(console: Console, question: Question, feedback: Feedback | None) -> None:
-    """Print a verdict, the missed points, the explanation and where to read more."""
+    """Print on ``console`` the verdict of ``feedback`` on an answer to ``question`` (None:
+    skipped), the missed points, the explanation and where to read more.
+
+    >>> from mlcycle_ref.quiz import check
+    >>> from mlcycle_ref.quiz.bank import Question
+    >>> question = Question("t1", "truefalse", "Pandas holds tables.",
+    ...                     "A DataFrame is a table.", "book/tools", "easy", (), answer=True)
+    >>> show_feedback(Console(), question, check(question, "t"))
+      Correct.
+      A DataFrame is a table.
+      Read more: book/tools.html
+    """
     if feedback is None:
         console.say("Skipped.", "  ")
     else:
@@ -226,7 +286,19 @@ def show_feedback(console: Console, question: Question, feedback: Feedback | Non
 
 
 def self_mark(console: Console, question: Question) -> bool:
-    """Show the model answer and let the learner judge their own answer (y/n)."""
+    """Show the model answer of ``question`` on ``console`` and let the learner judge their
+    own answer: True for yes, asked again until the reply is y or n.
+
+    >>> import io
+    >>> from mlcycle_ref.quiz.bank import Question
+    >>> question = Question("s1", "short", "What is pandas for?", "", "book/tools", "easy",
+    ...                     (), model_answer="Loading and reshaping tables.")
+    >>> self_mark(Console(io.StringIO("maybe\\ny\\n")), question)
+      I cannot tell for sure. Compare your answer with this model answer:
+        Loading and reshaping tables.
+    Does your answer make the same points? (y/n)   Type y or n.
+    Does your answer make the same points? (y/n) True
+    """
     console.say("I cannot tell for sure. Compare your answer with this model answer:", "  ")
     console.say(question.model_answer, "    ")
     while True:
@@ -246,6 +318,27 @@ def run_quiz(bank: Bank, ids=None, shuffle: bool = False, learner: str = "anonym
     ``history``, the learner and the attempt number come from it and every outcome is saved
     as soon as it is known. When the checker is unsure of a short answer, the learner
     compares it with the model answer and marks it; it is recorded as self-marked.
+    Answers are read from ``stdin`` and everything is printed to ``stdout`` (by default the
+    process's own streams).
+
+    >>> import io
+    >>> from pathlib import Path
+    >>> from mlcycle_ref.quiz.bank import Bank, Question
+    >>> question = Question("t1", "truefalse", "Pandas holds tables.",
+    ...                     "A DataFrame is a table.", "book/tools", "easy", (), answer=True)
+    >>> tools = Bank("tools", "Tools quiz", Path("tools.yml"), (question,))
+    >>> run_quiz(tools, stdin=io.StringIO("t\\n")).correct
+    Tools quiz - 1 question(s), attempt 1. Empty line: skip; 'quit': stop.
+    <BLANKLINE>
+    [1/1] Pandas holds tables.
+      (true or false: t/f)
+    >   Correct.
+      A DataFrame is a table.
+      Read more: book/tools.html
+    <BLANKLINE>
+    Score: 1.00 / 1 (100%); 1 correct, 0 not reached.
+      ok  t1                       1.00
+    {'t1': True}
     """
     console = Console(stdin, stdout)
     attempt_id = None
@@ -282,7 +375,20 @@ def run_quiz(bank: Bank, ids=None, shuffle: bool = False, learner: str = "anonym
 
 
 def print_history(history: History, bank: Bank, stdout: TextIO | None = None) -> None:
-    """Print the score of every attempt at a bank and what is left to review."""
+    """Print the score of every attempt at ``bank`` kept in ``history`` and what is left to
+    review, to ``stdout`` (by default the process's own).
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> tools = Bank("tools", "Tools quiz", Path("tools.yml"), ())
+    >>> with History(f"{tempfile.mkdtemp()}/h.sqlite3") as history:
+    ...     attempt = history.start("tools")
+    ...     history.record(attempt, "t1", "wrong", 0.0)
+    ...     print_history(history, tools)  # doctest: +ELLIPSIS
+    Tools quiz: 1 attempt(s), kept in .../h.sqlite3
+      #1 ...: 0.00 / 1, 0 right
+      To review: 1 question(s) - mlcycle quiz tools --review
+    """
     console = Console(stdout=stdout)
     attempts = history.attempts(bank.name)
     if not attempts:
@@ -299,6 +405,16 @@ def print_history(history: History, bank: Bank, stdout: TextIO | None = None) ->
 
 
 def print_summary(console: Console, questions: list[Question], result: QuizResult) -> None:
+    """Print on ``console`` the total of ``result`` and the score of each of ``questions``
+    that was reached (those not reached are counted, not listed).
+
+    >>> from mlcycle_ref.quiz import load_bank
+    >>> questions = load_bank("quiz").select(["q02-tf", "q02-choice"])
+    >>> print_summary(Console(), questions, QuizResult({"q02-tf": 1.0}, {"q02-tf": True}, 2))
+    <BLANKLINE>
+    Score: 1.00 / 2 (50%); 1 correct, 1 not reached.
+      ok  q02-tf                   1.00
+    """
     console.say()
     share = result.score / result.total if result.total else 0.0
     console.say(f"Score: {result.score:.2f} / {result.total} ({share:.0%}); "
@@ -317,6 +433,21 @@ def run_drill(bank: Bank, progress: Progress, rounds: int = 10, seed: int | None
 
     A missed card comes back ``RETRY_AFTER`` questions later (or at the end) as a question
     of another kind, up to twice per drill. The result maps each card to its first answer.
+
+    The cards of glossary ``bank`` move in ``progress``; ``seed`` makes the choice of cards
+    and questions repeatable (None: a fresh drill each time), ``today`` is the day the
+    answers count for (by default the real today), and answers are read from ``stdin`` and
+    everything printed to ``stdout`` (by default the process's own streams).
+
+    >>> import datetime, io, tempfile
+    >>> from mlcycle_ref.quiz import load_bank
+    >>> from mlcycle_ref.quiz.drills import Progress
+    >>> with Progress(f"{tempfile.mkdtemp()}/p.sqlite3") as progress:
+    ...     results = run_drill(load_bank("glossary"), progress, rounds=1, seed=0,
+    ...                         today=datetime.date(2025, 1, 6), stdin=io.StringIO("\\n"),
+    ...                         stdout=io.StringIO())
+    ...     [progress.card(term_id).box for term_id in results], list(results.values())
+    ([1], [False])
     """
     console = Console(stdin, stdout)
     if progress.notice:
@@ -361,7 +492,29 @@ def run_drill(bank: Bank, progress: Progress, rounds: int = 10, seed: int | None
 
 def print_stats(bank: Bank, progress: Progress, today: date | None = None,
                 stdout: TextIO | None = None) -> None:
-    """Print how many terms sit in each box, how many are new and what is due."""
+    """Print how many terms of glossary ``bank`` sit in each box of ``progress``, how many
+    are new and what is due on ``today`` (by default the real today), to ``stdout`` (by
+    default the process's own).
+
+    >>> import datetime, tempfile
+    >>> from pathlib import Path
+    >>> from mlcycle_ref.quiz.bank import Bank, Term
+    >>> tools = Bank("tools", "Tools", Path("tools.yml"), (),
+    ...              terms=(Term("pandas", "Pandas", "Tables."), Term("numpy", "NumPy", "Arrays.")))
+    >>> day = datetime.date(2025, 1, 6)
+    >>> with Progress(f"{tempfile.mkdtemp()}/p.sqlite3") as progress:
+    ...     _ = progress.record("pandas", True, today=day)
+    ...     print_stats(tools, progress, today=day)  # doctest: +ELLIPSIS
+    Glossary progress (2 terms), kept in .../p.sqlite3
+      Box 1 (review the same day): 0
+      Box 2 (review after 1 day): 1
+      Box 3 (review after 3 days): 0
+      Box 4 (review after 7 days): 0
+      Box 5 (review after 14 days): 0
+      New (not drilled yet): 1
+      Answers: 1, right: 1 (100%)
+      Due today: 0
+    """
     console = Console(stdout=stdout)
     stats = progress.stats([t.id for t in bank.terms], today)
     console.say(f"Glossary progress ({len(bank.terms)} terms), kept in {progress.path}")
