@@ -56,11 +56,32 @@ logger = logging.getLogger(__name__)
 
 
 class bank_view(nodes.General, nodes.Element):  # noqa: N801 - docutils names nodes in lower case
-    """A bank view: ``payload`` is the JSON the page script renders."""
+    """A bank view: ``payload`` is the JSON the page script renders, ``prompts`` the
+    questions' prompts, listed for readers without JavaScript.
+
+    >>> node = bank_view(payload={"view": "quiz", "bank": "tools", "questions": []},
+    ...                  prompts=["What does pandas hold?"])
+    >>> node["payload"]["view"], node["prompts"]
+    ('quiz', ['What does pandas hold?'])
+    """
 
 
 class BankDirective(SphinxDirective):
-    """Shared part of the three directives: load the bank, build the node."""
+    """Shared part of the three directives: load the bank, build the node.
+
+    Each directive names its ``view`` and builds its ``payload`` from the loaded ``bank``
+    and the directive's ``options`` (a dict of option name to text); the payload always
+    holds the ``questions`` whose prompts the page lists for readers without JavaScript. It
+    needs no Sphinx environment, so it can be tried on its own:
+
+    >>> from mlcycle_ref.quiz import load_bank
+    >>> for directive, bank in [(QuizDirective, "quiz"), (FlashcardsDirective, "glossary"),
+    ...                         (PersonaSortDirective, "personas")]:
+    ...     print(directive.view, sorted(directive.payload(load_bank(bank), {})))
+    quiz ['questions', 'title']
+    flashcards ['questions', 'terms']
+    persona-sort ['items', 'personas', 'question', 'questions']
+    """
 
     required_arguments = 1
     view = ""
@@ -69,7 +90,7 @@ class BankDirective(SphinxDirective):
         try:
             path = bank_path(self.arguments[0])
             bank = load_bank(path)
-            payload = self.payload(bank)
+            payload = self.payload(bank, self.options)
         except BankError as error:
             raise self.error(str(error)) from error
         self.env.note_dependency(str(path.resolve()))
@@ -78,18 +99,28 @@ class BankDirective(SphinxDirective):
         self.set_source_info(node)
         return [node]
 
-    def payload(self, bank) -> dict:
+    @classmethod
+    def payload(cls, bank, options: dict) -> dict:
         raise NotImplementedError
 
 
 class QuizDirective(BankDirective):
-    """``quiz``: questions of a bank, optionally only ``:ids:``."""
+    """``quiz``: questions of a bank, optionally only ``:ids:`` (in ``options``, the ids
+    separated by commas or spaces), in that order. Choices and pairs are listed in a seeded
+    order, not the author's.
+
+    >>> from mlcycle_ref.quiz import load_bank
+    >>> payload = QuizDirective.payload(load_bank("quiz"), {"ids": "q02-tf, q02-choice"})
+    >>> [question["id"] for question in payload["questions"]]
+    ['q02-tf', 'q02-choice']
+    """
 
     view = "quiz"
     option_spec = {"ids": directives.unchanged}
 
-    def payload(self, bank) -> dict:
-        ids = self.options.get("ids", "").replace(",", " ").split()
+    @classmethod
+    def payload(cls, bank, options: dict) -> dict:
+        ids = options.get("ids", "").replace(",", " ").split()
         # The page lists choices and pairs in a seeded order, not the author's (whose first
         # choice is often the right one); quiz.js reorders them again for every attempt.
         return {"title": bank.title,
@@ -98,11 +129,24 @@ class QuizDirective(BankDirective):
 
 
 class FlashcardsDirective(BankDirective):
-    """``flashcards``: the terms of a glossary bank as Leitner flashcards."""
+    """``flashcards``: the terms of a glossary bank as Leitner flashcards, with the
+    type-the-term questions; a bank without terms is an error. The directive takes no
+    ``options``.
+
+    >>> from mlcycle_ref.quiz import load_bank
+    >>> payload = FlashcardsDirective.payload(load_bank("glossary"), {})
+    >>> len(payload["terms"]) == len(load_bank("glossary").terms)
+    True
+    >>> FlashcardsDirective.payload(load_bank("quiz"), {})
+    Traceback (most recent call last):
+    ...
+    mlcycle_ref.quiz.bank.BankError: ...quiz.yml: flashcards need a glossary bank (with 'terms')
+    """
 
     view = "flashcards"
 
-    def payload(self, bank) -> dict:
+    @classmethod
+    def payload(cls, bank, options: dict) -> dict:
         if not bank.terms:
             raise BankError(f"{bank.path}: flashcards need a glossary bank (with 'terms')")
         terms = [{"id": t.id, "term": t.term, "definition": t.definition, "link": t.link,
@@ -112,11 +156,20 @@ class FlashcardsDirective(BankDirective):
 
 
 class PersonaSortDirective(BankDirective):
-    """``persona-sort``: assign each task and output of a personas bank to a persona."""
+    """``persona-sort``: assign each task and output of a personas bank to a persona; the
+    items come in a seeded order, with the matching question that checks the sort. The
+    directive takes no ``options``.
+
+    >>> from mlcycle_ref.quiz import load_bank
+    >>> payload = PersonaSortDirective.payload(load_bank("personas"), {})
+    >>> payload["question"]["kind"], len(payload["items"]) == len(payload["question"]["pairs"])
+    ('matching', True)
+    """
 
     view = "persona-sort"
 
-    def payload(self, bank) -> dict:
+    @classmethod
+    def payload(cls, bank, options: dict) -> dict:
         if not bank.personas:
             raise BankError(f"{bank.path}: persona-sort needs a personas bank (with 'personas')")
         seed = fnv1a(f"{bank.name}|sort")
@@ -160,6 +213,26 @@ def _resolve_links(app, doctree, fromdoc: str) -> None:
 
 
 def visit_bank_view_html(self, node) -> None:
+    """Write a :class:`bank_view` ``node`` into the page of the HTML translator ``self``:
+    its payload as JSON in a script tag (``</`` escaped), the prompts as a fallback for
+    readers without JavaScript. Raises SkipNode: the node has no children to visit.
+
+    >>> from docutils.frontend import get_default_settings
+    >>> from docutils.utils import new_document
+    >>> from docutils.writers.html5_polyglot import HTMLTranslator, Writer
+    >>> translator = HTMLTranslator(new_document("page", get_default_settings(Writer)))
+    >>> node = bank_view(payload={"view": "quiz", "bank": "tools", "questions": []},
+    ...                  prompts=["Is </script> safe?"])
+    >>> visit_bank_view_html(translator, node)
+    Traceback (most recent call last):
+    ...
+    docutils.nodes.SkipNode
+    >>> print(translator.body[-1])  # doctest: +NORMALIZE_WHITESPACE
+    <div class="mlq" data-mlq="quiz"><script type="application/json"
+    class="mlq-data">{"view": "quiz", "bank": "tools", "questions": []}</script><div
+    class="mlq-root"><noscript><p>These exercises need JavaScript to check answers. The
+    questions:</p><ol><li>Is &lt;/script&gt; safe?</li></ol></noscript></div></div>
+    """
     payload = json.dumps(node["payload"], ensure_ascii=False).replace("</", "<\\/")
     prompts = "".join(f"<li>{html.escape(p)}</li>" for p in node["prompts"])
     self.body.append(
@@ -171,6 +244,14 @@ def visit_bank_view_html(self, node) -> None:
 
 
 def skip(self, node) -> None:
+    """Leave a :class:`bank_view` ``node`` out of a page that cannot run the scripts
+    (LaTeX, text, man, Texinfo); ``self`` is that builder's translator.
+
+    >>> skip(None, bank_view())
+    Traceback (most recent call last):
+    ...
+    docutils.nodes.SkipNode
+    """
     raise nodes.SkipNode
 
 
@@ -197,7 +278,8 @@ def _add_assets(app, pagename, templatename, context, doctree) -> None:
 
 
 def setup(app):
-    """Register the directives, the node and the page assets with Sphinx."""
+    """Register the directives, the node and the page assets with the Sphinx application
+    ``app``; Sphinx calls this when ``conf.py`` lists the extension."""
     app.add_node(bank_view, html=(visit_bank_view_html, None), latex=(skip, None),
                  text=(skip, None), man=(skip, None), texinfo=(skip, None))
     app.add_directive("quiz", QuizDirective)
