@@ -510,7 +510,11 @@ def _analyze_only_the_package(app):
     def for_package_module(modname: str):
         if modname == __package__ or modname.startswith(f"{__package__}."):
             return for_module(modname)
-        return ModuleAnalyzer.for_string("", modname)
+        # The module's own file name stays the analyzer's source: autodoc records it as a
+        # dependency of the page, and a name that is no file made the page outdated in every
+        # later build. A module without source raises PycodeError here, as before.
+        filename, _ = ModuleAnalyzer.get_module_source(modname)
+        return ModuleAnalyzer.for_string("", modname, filename or "<string>")
 
     ModuleAnalyzer.for_module = staticmethod(for_package_module)
 
