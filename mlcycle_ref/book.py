@@ -30,6 +30,7 @@ Enable it in ``_config.yml``::
       extra_extensions: [mlcycle_ref.book]
 """
 
+import functools
 import hashlib
 import importlib
 import json
@@ -507,12 +508,14 @@ def _analyze_only_the_package(app):
     if for_module.__name__ == "for_package_module":  # done by an earlier build in this process
         return
 
+    @functools.cache
     def for_package_module(modname: str):
         if modname == __package__ or modname.startswith(f"{__package__}."):
             return for_module(modname)
         # The module's own file name stays the analyzer's source: autodoc records it as a
         # dependency of the page, and a name that is no file made the page outdated in every
-        # later build. A module without source raises PycodeError here, as before.
+        # later build. A module without source raises PycodeError here, as before (and
+        # again on the next call: exceptions are not cached).
         filename, _ = ModuleAnalyzer.get_module_source(modname)
         return ModuleAnalyzer.for_string("", modname, filename or "<string>")
 
