@@ -336,7 +336,10 @@ def marginal(question: Question, analysis) -> str:
     term and no statement, a "not" or "instead of" sits in a sentence that makes a point, it
     is padded with filler, or two weaker signs meet (filler, one point above nothing more than
     the minimum, an answer far shorter or longer than the model answer). A key point denied,
-    or a light hedge ("maybe") in an answer that leaves a point out, is too close to call too.
+    a light hedge ("maybe") in an answer that leaves a point out, or an answer that leaves a
+    point out and is brief (fewer words than ``partial_share`` of the model answer, a
+    threshold of ``lexicon.yml``) is too close to call too: there the pass rests on the pass
+    mark's leeway, not on evidence for every point.
 
     >>> from mlcycle_ref.quiz import load_bank
     >>> from mlcycle_ref.quiz.rubric import analyse_answer
@@ -356,10 +359,12 @@ def marginal(question: Question, analysis) -> str:
         return "a negation sits next to a key point"
     if analysis.lightly_hedged and not all(analysis.made):
         return "it hedges and leaves a key point out"
-    if analysis.chatter > 1:
-        return "it is padded with filler words"
     limits = CHECKER_DATA["thresholds"]
     model_words = len(question.model_answer.split())
+    if not all(analysis.made) and analysis.n_words < limits["partial_share"] * model_words:
+        return "it is brief and leaves a key point out"
+    if analysis.chatter > 1:
+        return "it is padded with filler words"
     weak = [analysis.chatter == 1,
             analysis.n_words < limits["short_share"] * model_words,
             analysis.n_words > limits["long_share"] * model_words,

@@ -128,10 +128,11 @@ class Analysis:
     #: The answer says it is a guess ("no idea", "something to do with"), or holds
     #: ``GUESS_SIGNS`` signs of doubt ("not sure ... maybe ...?").
     hedged: bool = False
-    #: The answer voices milder doubt ("not sure", "I guess", two light hedges), or ends
-    #: with "?".
+    #: The answer voices milder doubt ("not sure", "I guess", a light hedge beside other
+    #: doubt), or ends with "?".
     doubtful: bool = False
-    #: One light hedge ("maybe", "I think") and no other doubt: fine in a complete answer.
+    #: One or two light hedges ("I think ... probably") and no other doubt: fine in a complete
+    #: answer.
     lightly_hedged: bool = False
     #: A negator that no phrasing accounts for: the answer denies something.
     denies: bool = False
@@ -708,12 +709,12 @@ def analyse_answer(answer: str, prompt: str, points: Sequence[Point],
     n_words = len(prepared.tokens)
     n_content = len(prepared.content)
     prompt_stems = {t.stem for t in tokenise(prompt) if not t.stop}
-    # Signs of doubt: weak and light hedges, and a question mark at the end. One light hedge
-    # alone is fine in a complete answer; three signs make the answer a guess.
+    # Signs of doubt: weak and light hedges, and a question mark at the end. One or two light
+    # hedges alone are fine in a complete answer; three signs make the answer a guess.
     light = count_hedges(answer, LIGHT_HEDGES)
     signs = (count_hedges(answer, WEAK_HEDGES) + light
              + bool(re.search(r"\?[ \t\r\n]*\Z", answer)))
-    lightly_hedged = signs == 1 and light == 1
+    lightly_hedged = 0 < signs < GUESS_SIGNS and light == signs
     return Analysis(
         made=tuple(made),
         negated=tuple(negated),

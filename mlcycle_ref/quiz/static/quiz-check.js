@@ -543,7 +543,7 @@
       const light = countHedges(answer, LIGHT_HEDGES);
       const signs = countHedges(answer, WEAK_HEDGES) + light +
         (/\?[ \t\r\n]*$/.test(answer) ? 1 : 0);
-      const lightlyHedged = signs === 1 && light === 1;
+      const lightlyHedged = signs > 0 && signs < lexicon.thresholds.guess_signs && light === signs;
       const hedged = isHedged(answer, HEDGES) || signs >= lexicon.thresholds.guess_signs;
       const padded = isPadded(answer);
       const capped = keywordList || restated || terse || hedged || padded;
@@ -586,9 +586,12 @@
       if (analysis.lightlyHedged && !analysis.made.every(Boolean)) {
         return "it hedges and leaves a key point out";
       }
-      if (analysis.chatter > 1) return "it is padded with filler words";
       const limits = lexicon.thresholds;
       const modelWords = q.model_answer.trim().split(/\s+/).length;
+      if (!analysis.made.every(Boolean) && analysis.nWords < limits.partial_share * modelWords) {
+        return "it is brief and leaves a key point out";
+      }
+      if (analysis.chatter > 1) return "it is padded with filler words";
       const made = analysis.made.filter(Boolean).length;
       const weak = [analysis.chatter === 1, analysis.nWords < limits.short_share * modelWords,
         analysis.nWords > limits.long_share * modelWords,
