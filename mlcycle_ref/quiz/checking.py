@@ -51,7 +51,16 @@ FALSE_WORDS = ("false", "f", "no", "n", "0")
 
 @dataclass(frozen=True)
 class Feedback:
-    """The verdict on one response, ready to show or to print as JSON."""
+    """The verdict on one response, ready to show or to print as JSON: whether it is
+    ``correct``, its ``score`` from 0 to 1, the ``message`` to show, what it ``missed`` (key
+    points, right options, pairs or items, as the kind's heading in :data:`MISSED_HEADINGS`
+    says), a ``link`` to the section to read, whether the checker is ``unsure`` (the learner
+    then marks it) and the question's ``explanation``.
+
+    >>> feedback = Feedback(False, 0.5, "1 of 2 pairs are right.", ("pandas",))
+    >>> feedback.to_dict()["missed"], feedback.unsure
+    (['pandas'], False)
+    """
 
     correct: bool
     score: float
@@ -77,11 +86,26 @@ MISSED_HEADINGS: dict[str, str] = CHECKER_DATA["missed_headings"]
 
 
 class ResponseError(MlcycleError, ValueError):
-    """A response in a form the question kind cannot read (not a wrong answer)."""
+    """A response in a form the question kind cannot read (not a wrong answer).
+
+    >>> from mlcycle_ref.quiz import load_bank
+    >>> try:
+    ...     check(load_bank("quiz").question("q04-numeric"), "ten")
+    ... except ResponseError as error:
+    ...     print(error)
+    expected a number, found 'ten'
+    """
 
 
 def check(question: Question, response: Any) -> Feedback:
-    """Check a response to any kind of question."""
+    """Check a ``response`` to any kind of ``question``, in the form the table above gives
+    for its kind; the feedback carries the question's link and explanation.
+
+    >>> from mlcycle_ref.quiz import load_bank
+    >>> feedback = check(load_bank("quiz").question("q05-choice"), "A data frame")
+    >>> feedback.correct, feedback.link
+    (True, 'book/toolset/pandas.html')
+    """
     return replace(CHECKERS[question.kind](question, response), link=question.html_link,
                    explanation=question.explanation)
 
@@ -100,6 +124,14 @@ def _choice(question: Question, response: Any) -> str:
 
 
 def check_single(question: Question, response: Any) -> Feedback:
+    """Check a single-choice ``question``: ``response`` is the chosen choice's text (case,
+    accents and punctuation aside) or its index.
+
+    >>> from mlcycle_ref.quiz import load_bank
+    >>> question = load_bank("quiz").question("q05-choice")
+    >>> check_single(question, "a DATA frame").correct, check_single(question, 1).missed
+    (True, ('A data frame',))
+    """
     chosen = _choice(question, response)
     if chosen == question.answer:
         return Feedback(True, 1.0, "Correct.")
@@ -108,6 +140,14 @@ def check_single(question: Question, response: Any) -> Feedback:
 
 
 def check_multiple(question: Question, response: Any) -> Feedback:
+    """Check a multiple-choice ``question``: ``response`` is a list of choice texts or
+    indices (or one of them); each wrong pick cancels a right one in the score.
+
+    >>> from mlcycle_ref.quiz import load_bank
+    >>> feedback = check_multiple(load_bank("quiz").question("q01-multi"), [0, 1, 3])
+    >>> feedback.correct, round(feedback.score, 3), feedback.missed
+    (False, 0.333, ('Spotting which features seem to matter',))
+    """
     if isinstance(response, str | int):
         response = [response]
     chosen = {_choice(question, r) for r in response}
@@ -123,6 +163,14 @@ def check_multiple(question: Question, response: Any) -> Feedback:
 
 
 def check_truefalse(question: Question, response: Any) -> Feedback:
+    """Check a true-or-false ``question``: ``response`` is a bool or a word of
+    ``TRUE_WORDS`` or ``FALSE_WORDS`` ("yes", "f" ...).
+
+    >>> from mlcycle_ref.quiz import load_bank
+    >>> question = load_bank("quiz").question("q02-tf")
+    >>> check_truefalse(question, "F").correct, check_truefalse(question, True).message
+    (True, 'Not quite: the statement is false.')
+    """
     if isinstance(response, str):
         word = _plain(response)
         if word not in TRUE_WORDS + FALSE_WORDS:
@@ -136,7 +184,8 @@ def check_truefalse(question: Question, response: Any) -> Feedback:
 
 
 def parse_number(text: Any) -> float:
-    """Read a number typed by a learner: ``"10"``, ``"10 %"``, ``"1,000"``, ``"0.5"``.
+    """Read a number typed by a learner (``text``, or a number as it is): ``"10"``,
+    ``"10 %"``, ``"1,000"``, ``"0.5"``; anything else raises :class:`ResponseError`.
 
     >>> parse_number(" 12.5% "), parse_number("1,000")
     (12.5, 1000.0)
@@ -152,6 +201,14 @@ def parse_number(text: Any) -> float:
 
 
 def check_numeric(question: Question, response: Any) -> Feedback:
+    """Check a numeric ``question``: ``response`` is a number or text :func:`parse_number`
+    reads; it is right within the question's tolerance.
+
+    >>> from mlcycle_ref.quiz import load_bank
+    >>> question = load_bank("quiz").question("q04-numeric")
+    >>> check_numeric(question, "10 %").correct, check_numeric(question, 20).message
+    (True, 'Not quite: 20% is not the expected value.')
+    """
     value = parse_number(response)
     if abs(value - question.answer) <= question.tolerance + 1e-9:
         return Feedback(True, 1.0, "Correct.")
@@ -160,7 +217,8 @@ def check_numeric(question: Question, response: Any) -> Feedback:
 
 
 def number_text(value: float) -> str:
-    """A number as JavaScript's ``String(number)`` writes it, so both checkers say the same.
+    """A number (``value``) as JavaScript's ``String(number)`` writes it, so both checkers
+    say the same.
 
     >>> number_text(1234567.0), number_text(0.1), number_text(1e21), number_text(0.0000001)
     ('1234567', '0.1', '1e+21', '1e-7')
@@ -191,11 +249,24 @@ def _plain(text: str) -> str:
 
 
 def typo_allowance(text: str) -> int:
-    """How many typing slips a name of this length may have: 0 up to 4 letters, then 1, then 2."""
+    """How many typing slips a name (``text``) of this length may have: 0 up to 4 letters,
+    then 1 up to 8, then 2.
+
+    >>> typo_allowance("pandas"), typo_allowance("numpy"), typo_allowance("matplotlib")
+    (1, 1, 2)
+    """
     return 0 if len(text) <= 4 else 1 if len(text) <= 8 else 2
 
 
 def check_text(question: Question, response: Any) -> Feedback:
+    """Check a text ``question``: ``response`` is the typed name, right when it is the
+    answer or an accepted spelling, up to :func:`typo_allowance` slips.
+
+    >>> from mlcycle_ref.quiz import load_bank
+    >>> question = load_bank("glossary").question("convergence-term")
+    >>> check_text(question, "converging").correct, check_text(question, "Convergense").message
+    (True, 'Correct - watch the spelling: “Convergence”.')
+    """
     typed = _plain(str(response))
     if not typed:
         return Feedback(False, 0.0, "No answer yet.", (question.answer,))
@@ -211,6 +282,16 @@ def check_text(question: Question, response: Any) -> Feedback:
 
 
 def check_matching(question: Question, response: Any) -> Feedback:
+    """Check a matching ``question``: ``response`` maps each left-hand item to the chosen
+    right-hand item; the score is the share of pairs that are right.
+
+    >>> from mlcycle_ref.quiz import load_bank
+    >>> question = load_bank("quiz").question("q08-match")
+    >>> chosen = dict(question.pairs) | {"Data Engineer": "Predictive models and analytical "
+    ...                                  "insights"}
+    >>> check_matching(question, chosen).message, check_matching(question, chosen).missed
+    ('2 of 3 pairs are right.', ('Data Engineer',))
+    """
     if not isinstance(response, Mapping):
         raise ResponseError(f"question {question.id}: expected a mapping of left to right items")
     wrong = [left for left, right in question.pairs if response.get(left) != right]
@@ -236,6 +317,14 @@ def longest_in_order(response: list[str], items: tuple[str, ...]) -> list[str]:
 
 
 def check_ordering(question: Question, response: Any) -> Feedback:
+    """Check an ordering ``question``: ``response`` lists every item once (texts or
+    indices) in the chosen order; the score is the share in the right relative order.
+
+    >>> from mlcycle_ref.quiz import load_bank
+    >>> feedback = check_ordering(load_bank("quiz").question("q01-order"), [1, 0, 2])
+    >>> feedback.message, feedback.missed
+    ('2 of 3 items are in the right order.', ('Data exploration',))
+    """
     response = [question.items[r] if isinstance(r, int) else str(r) for r in response]
     if sorted(response) != sorted(question.items):
         raise ResponseError(f"question {question.id}: expected each item exactly once")
@@ -261,14 +350,24 @@ def parts_missing(question: Question, made: tuple[bool, ...]) -> list[str]:
 
 
 def check_rubric(question: Question, response: Any) -> Feedback:
-    """Read a short answer or essay against the rubric.
+    """Read a short answer or essay (``response``, free text) against the rubric of the
+    ``question``.
 
     Correct needs the pass mark and every part of the question answered, with no claim
     against a key point, no guess ("no idea", "something to do with") and not a keyword list
     or the question restated. When the answer misses exactly one part but comes close to it
     (a phrasing short of one word) and denies nothing, or would pass but voices doubt ("not
-    sure", "I guess"), the verdict is *unsure*: the learner compares with the model answer
-    and marks it.
+    sure", "I guess") or is too close to call (see :func:`marginal`), the verdict is
+    *unsure*: the learner compares with the model answer and marks it.
+
+    >>> from mlcycle_ref.quiz import load_bank
+    >>> question = load_bank("quiz").question("q07")
+    >>> check_rubric(question, "It offers pre-trained models that you fine-tune for your "
+    ...              "problem, so you get a quick prototype without training from scratch.").correct
+    True
+    >>> brief = check_rubric(question, "It offers pre-trained models that you fine-tune.")
+    >>> brief.correct, brief.unsure
+    (False, True)
     """
     text = str(response or "").strip()
     points = [p.point for p in question.rubric]
@@ -331,11 +430,13 @@ def _passes(question: Question, made: tuple[bool, ...]) -> bool:
 
 
 def marginal(question: Question, analysis) -> str:
-    """Why a short answer that reaches the pass mark is still too close to call ("" if it is
-    not): it passes only through a typing slip, a part of the question is answered by a lone
-    term and no statement, a "not" or "instead of" sits in a sentence that makes a point, it
-    is padded with filler, or two weaker signs meet (filler, one point above nothing more than
-    the minimum, an answer far shorter or longer than the model answer). A key point denied,
+    """Why a short answer to ``question`` that reaches the pass mark is still too close to
+    call ("" if it is not), from its ``analysis`` by
+    :func:`~mlcycle_ref.quiz.rubric.analyse_answer`: it passes only through a typing slip, a
+    part of the question is answered by a lone term and no statement, a "not" or "instead of"
+    sits in a sentence that makes a point, it is padded with filler, or two weaker signs meet
+    (filler, one point above nothing more than the minimum, an answer far shorter or longer
+    than the model answer). A key point denied,
     a light hedge ("maybe") in an answer that leaves a point out, or an answer that leaves a
     point out and is brief (fewer words than ``partial_share`` of the model answer, a
     threshold of ``lexicon.yml``) is too close to call too: there the pass rests on the pass

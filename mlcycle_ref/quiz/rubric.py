@@ -86,13 +86,26 @@ VOWELS = set("aeiouy")
 
 
 def lexicon_payload() -> dict:
-    """The compiled checker data, as the browser port of this module reads it."""
+    """The compiled checker data, as the browser port of this module reads it.
+
+    >>> lexicon_payload()["thresholds"]["max_span"] == MAX_SPAN
+    True
+    """
     return LEXICON
 
 
 @dataclass(frozen=True)
 class Point:
-    """One key point of a rubric: a short description and the phrasings that make it."""
+    """One key point of a rubric: a short description (``point``) and the ``phrasings`` that
+    make it; ``contradictions``, phrasings of the opposite claim, which cancel it; the
+    ``subject`` of the question its words must be about, if any; and the ``part`` of the
+    question it answers.
+
+    >>> point = Point("pandas holds data frames", ("[dataframe|table]",), subject="pandas",
+    ...               part="pandas")
+    >>> point.subject, compile_phrasing(point.phrasings[0])
+    ('pandas', ((('datafram',), ('tabl',)),))
+    """
 
     point: str
     phrasings: tuple[str, ...]
@@ -104,7 +117,13 @@ class Point:
 
 @dataclass(frozen=True)
 class Token:
-    """A word of an answer, with where it sits and what it is."""
+    """A word of an answer, with where it sits and what it is: its ``surface`` form, its
+    ``stem`` (:data:`NEG` for a negator), the numbers of its ``sentence`` and ``clause``, and
+    whether it is a ``stop`` word (a function word of ``STOPWORDS``).
+
+    >>> tokenise("It is not hosted.")[2]
+    Token(surface='not', stem='~not', sentence=0, clause=0, stop=False)
+    """
 
     surface: str
     stem: str
@@ -115,7 +134,21 @@ class Token:
 
 @dataclass(frozen=True)
 class Analysis:
-    """What :func:`analyse_answer` found, point by point."""
+    """What :func:`analyse_answer` found. Point by point (one bool per rubric point): which
+    points are ``made``, ``negated`` (found only under a negator), ``contradicted`` (the
+    opposite claimed), ``near`` (one word short of a phrasing), ``exact`` (made with no typing
+    slip) and ``bare`` (made only by a lone term). For the whole answer: whether it is a
+    ``keyword_list``, ``restated`` question, ``terse`` or ``padded`` string of terms, the
+    ``copied_share`` of its content words taken from the question, its ``n_words``, how much
+    ``chatter`` (filler) it holds, whether it is ``hedged`` (a guess), ``doubtful`` or only
+    ``lightly_hedged``, and whether it ``denies`` something, with ``denial_near`` a point.
+
+    >>> found = analyse_answer("Maybe it loads data into a table.", "What does pandas do?",
+    ...                        [Point("loads data", ("[load|read] data",)),
+    ...                         Point("data frames", ("[dataframe|table]",))])
+    >>> found.made, found.lightly_hedged, found.score
+    ((True, True), True, 1.0)
+    """
 
     made: tuple[bool, ...]
     negated: tuple[bool, ...]
@@ -209,7 +242,8 @@ def _undouble(base: str) -> str:
 
 
 def normalise(text: str) -> str:
-    """Lower-case, plain ASCII, contractions expanded, negating phrases turned into "not".
+    """The ``text`` of an answer in lower case and plain ASCII, contractions expanded,
+    ``rewrites`` applied and negating phrases turned into "not".
 
     >>> normalise("You shouldn't use ALL the data, rather than keep some back.").split()
     ['you', 'should', 'not', 'use', 'all', 'the', 'data,', 'not', 'keep', 'some', 'back.']
@@ -240,7 +274,8 @@ def normalise(text: str) -> str:
 
 
 def strip_marks(text: str) -> str:
-    """NFKD, then every mark (category M) dropped, exactly as the browser's ``\\p{M}``.
+    """The ``text`` in NFKD, then every mark (category M) dropped, exactly as the browser's
+    ``\\p{M}``.
 
     >>> strip_marks("Café naïve")
     'Cafe naive'
@@ -270,7 +305,9 @@ def _join(words: list[str]) -> list[str]:
 
 
 def tokenise(text: str, subject_starts: frozenset[str] = frozenset()) -> list[Token]:
-    """Split an answer into tokens that know their sentence and clause.
+    """Split an answer (``text``) into tokens that know their sentence and clause; "and" or
+    "or" before a pronoun, or before a word of ``subject_starts`` (the first stem of each
+    subject's names), starts a new clause.
 
     >>> [(t.stem, t.clause) for t in tokenise("Pre-trained models, no need to train.")]
     [('pretrain', 0), ('model', 0), ('~not', 1), ('train', 1)]
@@ -540,7 +577,8 @@ def _copied(answer: list[Token], prompt: list[Token]) -> set[int]:
 
 
 def is_keyword_list(text: str) -> bool:
-    """A bare list of keywords: short items cut by commas or dashes, few function words.
+    """Is the answer (``text``) a bare list of keywords: short items cut by commas or dashes,
+    few function words?
 
     >>> is_keyword_list("analysis, visualisation, feature selection")
     True
@@ -582,7 +620,8 @@ def acts(words: Sequence[str]) -> bool:
 
 
 def is_terse(text: str) -> bool:
-    """Three to five words and not one function word: too little to show how ideas connect.
+    """Is the answer (``text``) three to five words and not one function word, too little to
+    show how ideas connect?
 
     >>> is_terse("analysis visualisation features"), is_terse("pandas loads the data")
     (True, False)
@@ -593,7 +632,8 @@ def is_terse(text: str) -> bool:
 
 
 def is_hedged(text: str, hedges: Sequence[str] = HEDGES) -> bool:
-    """Does the answer call itself a guess (``hedges``; ``WEAK_HEDGES`` for milder doubt)?
+    """Does the answer (``text``) call itself a guess (``hedges``; ``WEAK_HEDGES`` for
+    milder doubt)?
 
     >>> is_hedged("I have no idea, maybe something about unseen data?")
     True
@@ -604,8 +644,8 @@ def is_hedged(text: str, hedges: Sequence[str] = HEDGES) -> bool:
 
 
 def count_hedges(text: str, hedges: Sequence[str]) -> int:
-    """How many times the answer uses one of the ``hedges`` (a phrase is counted once where
-    a longer one holds it: "i think maybe" is not also "maybe").
+    """How many times the answer (``text``) uses one of the ``hedges`` (a phrase is counted
+    once where a longer one holds it: "i think maybe" is not also "maybe").
 
     >>> count_hedges("Maybe it loads data, I think.", LIGHT_HEDGES)
     2
@@ -621,8 +661,9 @@ def count_hedges(text: str, hedges: Sequence[str]) -> int:
 
 
 def strip_chatter(text: str) -> tuple[str, int, int]:
-    """The answer normalised, with conversational filler cut out (a comma left in its place),
-    how many pieces of filler there were, and how many of them were not ``LOOSE_CHATTER``.
+    """The answer (``text``) normalised, with conversational filler cut out (a comma left in
+    its place), how many pieces of filler there were, and how many of them were not
+    ``LOOSE_CHATTER``.
 
     >>> strip_chatter("Basically like validation data and stuff, you know")
     (', , validation data ,, ,', 4, 3)
@@ -639,8 +680,9 @@ def strip_chatter(text: str) -> tuple[str, int, int]:
 
 
 def is_padded(text: str) -> bool:
-    """Terms padded with filler: once the filler is cut out, a keyword list or a terse string of
-    terms; or, with two pieces of filler or more, words with no verb but "is".
+    """Is the answer (``text``) terms padded with filler: once the filler is cut out, a
+    keyword list or a terse string of terms; or, with two pieces of filler or more, words with
+    no verb but "is"?
 
     >>> is_padded("basically unseen data, like, ground truth and stuff")
     True
@@ -656,7 +698,14 @@ def is_padded(text: str) -> bool:
 
 
 def is_restated(prepared: _Answer, prompt_stems: set[str]) -> bool:
-    # The question, reworded a little: nearly every content word comes from it.
+    """Is the answer (``prepared`` for matching) the question reworded a little: nearly every
+    content word is one of the ``prompt_stems``, the stems of the question's content words?
+
+    >>> prompt = "Why keep part of the data aside for testing?"
+    >>> stems = {t.stem for t in tokenise(prompt) if not t.stop}
+    >>> is_restated(_Answer("To keep part of the data aside.", prompt, {}), stems)
+    True
+    """
     content = [prepared.tokens[i].stem for i in prepared.content
                if prepared.tokens[i].stem != NEG]
     novel = [s for s in content if s not in prompt_stems]
@@ -665,7 +714,14 @@ def is_restated(prepared: _Answer, prompt_stems: set[str]) -> bool:
 
 def analyse_answer(answer: str, prompt: str, points: Sequence[Point],
                    subjects: Mapping[str, Sequence[str]] | None = None) -> Analysis:
-    """Decide, point by point, whether an answer makes the key points of a rubric."""
+    """Decide, point by point, whether an ``answer`` to the question ``prompt`` makes the key
+    ``points`` of a rubric; ``subjects`` maps each subject a point may name to its names.
+
+    >>> found = analyse_answer("You test it on data it has not seen.",
+    ...                        "Why keep test data?", [Point("unseen", ("not [see|train]",))])
+    >>> found.made, found.denies, found.n_words
+    ((True,), False, 9)
+    """
     prepared = _Answer(answer, prompt, subjects or {})
     prepared.known = frozenset(word for point in points
                                for phrasing in (*point.phrasings, *point.contradictions)
