@@ -465,11 +465,11 @@ def _execute_pages_in_parallel(app, env, docnames):
     # not in the cache run first, one per core, each in its own kernel, and their outputs go
     # into the cache; myst-nb then reads every page from the cache. A page that fails is not
     # cached, so myst-nb runs it again and reports the error as usual.
+    if env.mystnb_config.execution_mode != "cache" or not docnames:
+        return  # a build with nothing to read need not import jupyter-cache (about 1 s)
     from jupyter_cache import get_cache
     from jupyter_cache.base import CacheBundleIn
 
-    if env.mystnb_config.execution_mode != "cache":
-        return
     cache = get_cache(env.mystnb_config.execution_cache_path)
     runs = [run for run in (_page_run(env, name, cache) for name in sorted(docnames)) if run]
     if len(runs) < 2:
