@@ -23,6 +23,9 @@ from mlcycle_ref.course.cells import grade_id_of, is_test
 
 #: Output one cell may produce while it runs, in characters; the rest is dropped.
 MAX_CELL_OUTPUT = 200_000
+#: Bytes of one message from the kernel: a bigger one is dropped by ZeroMQ before it reaches
+#: the executor, whose memory (outside the sandbox) the kernel's limits do not cover.
+MAX_MESSAGE = 32 * 2**20
 
 
 def _executor_class():
@@ -31,7 +34,15 @@ def _executor_class():
     nbgrader's own ``Execute`` already adds an error output to a cell whose execution failed
     without showing one (a submission can silence tracebacks), so a failure always scores 0.
     """
+    import zmq
+    from jupyter_client.asynchronous import AsyncKernelClient
     from nbgrader.preprocessors import Execute
+
+    class CappedClient(AsyncKernelClient):
+        def _context_default(self):
+            context = super()._context_default()
+            context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE)
+            return context
 
     class GradingExecute(Execute):
         def __init__(self, kernel_env: dict, sandbox=None, **kwargs):
@@ -45,6 +56,7 @@ def _executor_class():
             # killed before it could remove it.
             folder = Path(self.resources["metadata"]["path"])
             self.km.connection_file = str(folder.with_name(f"{folder.name}-kernel.json"))
+            self.km.client_factory = CappedClient
             if self.sandbox is not None:
                 self.km.kernel_id = self.km.kernel_id or str(uuid.uuid4())
                 self.km.provisioner = sandboxing.provisioner(self.km, self.sandbox)

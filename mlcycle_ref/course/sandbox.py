@@ -5,7 +5,7 @@ Autograde runs code written by students, so each submission's kernel runs in a s
 bubblewrap (the ``bwrap`` command Flatpak uses) instead of as the instructor. Only the kernel:
 the executor stays in the grading worker, where nbformat, nbclient and nbgrader are already
 imported, and starts the kernel through :func:`provisioner` instead of as a plain process. A
-small launcher (:mod:`mlcycle_ref.course._launcher`, the standard library only) receives the
+small launcher (``course/_launcher.py``, the standard library only) receives the
 scratch folder's files on its standard input, sets the limits and becomes the kernel. The
 kernel makes its ZeroMQ sockets as ``ipc`` files in the sandbox's private ``/tmp``, which the
 worker reaches through ``/proc/<kernel pid>/root``; nothing of the host is shared with the
@@ -323,7 +323,7 @@ def _font_cache() -> dict[str, str]:
 
 def payload(folder: Path, kernel: list[str], connection: bytes, limits: Limits,
             uid: int | None) -> bytes:
-    """What the launcher reads on its standard input (see :mod:`mlcycle_ref.course._launcher`).
+    """What the launcher reads on its standard input (``course/_launcher.py``).
 
     The kernel's command ``kernel``, reading its connection file at :data:`CONNECTION`; the
     files of ``folder`` and, for HOME, the font cache and the ``connection`` file's content;
