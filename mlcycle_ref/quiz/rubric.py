@@ -13,10 +13,12 @@ The slots match in any order, unless the phrasing starts with ``>`` (see :func:`
 A match does not count when it is negated (a "not", "never", "without", "instead of" ...
 earlier in its clause or between its words, or "is not"/"does not" right after it),
 when one of the point's contradictions is claimed, or when the words come from the
-question itself. A point may name a ``subject`` of the question (say "pandas" against
-"matplotlib"): its words must then be about that subject, i.e. nearer to a mention of it
-than to a mention of another subject. The word lists live in ``lexicon.yml``, shared with
-the browser port ``static/quiz-check.js``.
+question itself. A point made in one sentence and flatly denied in another ("they plot it.
+Plotting hardly matters") counts as claimed against, as a contradiction does. A point may
+name a ``subject`` of the question (say "pandas" against "matplotlib"): its words must then
+be about that subject, i.e. nearer to a mention of it than to a mention of another subject.
+The word lists live in ``lexicon.yml``, shared with the browser port
+``static/quiz-check.js``.
 
 >>> analyse_answer(
 ...     "Pandas loads data into data frames; Matplotlib draws charts.",
@@ -66,6 +68,7 @@ AUXILIARIES = _words("auxiliaries")
 COPULAS = _words("copulas")
 NEGATORS = _words("negators")
 NOT_CANCELLERS = _words("not_cancellers")
+ADVERB_NEGATORS = _words("adverb_negators")
 CLAUSE_BREAKS = _words("clause_breaks")
 PRONOUNS = _words("pronouns")
 CRITIQUE = _words("critique_words")
@@ -527,13 +530,33 @@ class _Answer:
                    for p in match):
                 return True
             # "X is not needed", "X is useless": the auxiliary follows the match at once (one
-            # word between at most, and no pronoun, which would start another claim).
+            # word between at most, and no pronoun, which would start another claim); or the
+            # negator itself does ("plotting hardly matters").
             between = self.tokens[last + 1:q - 1]
-            if (q > last and token.clause == self.tokens[last].clause
-                    and self.tokens[q - 1].surface in AUXILIARIES and len(between) <= 1
-                    and not any(t.surface in PRONOUNS for t in between)):
+            if q > last and token.clause == self.tokens[last].clause and (
+                    (q == last + 1 and token.surface in ADVERB_NEGATORS)
+                    or self.tokens[q - 1].surface in AUXILIARIES
+                    and len(between) <= 1 and not any(t.surface in PRONOUNS for t in between)):
                 return True
         return False
+
+    def flatly_denied(self, match: tuple[int, ...], consumed: set[int]) -> bool:
+        """Does a negator deny the match as a claim: after it ("plotting hardly
+        matters", "fine-tuning is never needed") or opening its clause ("no need to plot",
+        "skip the charts"), not inside a description ("the features with no influence")?"""
+        clause = self.tokens[match[0]].clause
+        opening = next((q for q, t in enumerate(self.tokens) if t.clause == clause
+                        and not t.stop), None)
+        return any(t.stem == NEG and q not in consumed and t.sentence
+                   == self.tokens[match[0]].sentence and (q > match[-1] or q == opening)
+                   for q, t in enumerate(self.tokens))
+
+    def acting(self, match: tuple[int, ...]) -> bool:
+        """Does a match name an act (it starts with a verb, "-ing" form included) and hold
+        no negator of its own?"""
+        first = self.tokens[match[0]].surface
+        return (first in VERB_FORMS or first.endswith("ing")) and all(
+            self.tokens[q].stem != NEG for q in match)
 
     def verbless(self, match: tuple[int, ...]) -> bool:
         """Is the sentence of a match a lone term, not a statement: at most ``LONE_WORDS``
@@ -740,11 +763,23 @@ def analyse_answer(answer: str, prompt: str, points: Sequence[Point],
                 if prepared.tokens[q].stem == NEG}
     made, negated, contradicted, near, bare, affirmed_all = [], [], [], [], [], []
     for point, (matches, against), lone_terms in zip(points, found, lone, strict=True):
-        affirmed = [m for m in matches if not prepared.negated(m, consumed)]
+        # A negator that a phrasing of the same point took from the end of an act denies the
+        # act and every match inside it: in "picking the useful features is never needed",
+        # "features ... not needed" (which ones are unnecessary) does not make the point.
+        denied = [m for m in matches if prepared.acting(m) and not prepared.negated(
+            m, consumed) and prepared.negated(
+            m, consumed - {q for o in matches if o[0] == m[-1] != m[0] for q in o})]
+        affirmed = [m for m in matches if not prepared.negated(m, consumed)
+                    and not any(d[0] <= m[0] <= d[-1] for d in denied)]
         affirmed_all += affirmed
         bare.append(bool(affirmed) and all(m in lone_terms for m in affirmed))
+        # A point made in one sentence and flatly denied in another ("they plot it. Plotting
+        # hardly matters") is claimed against: the denial makes the answer wrong.
+        made_in = {prepared.tokens[m[0]].sentence for m in affirmed}
         opposed = any(not prepared.negated(m, set()) and not prepared.critiqued(m)
-                      for m in against)
+                      for m in against) or bool(affirmed) and any(
+            prepared.tokens[m[0]].sentence not in made_in and prepared.flatly_denied(m, consumed)
+            for m in matches if m not in affirmed)
         made.append(bool(affirmed) and not opposed)
         negated.append(bool(matches) and not affirmed)
         contradicted.append(opposed)

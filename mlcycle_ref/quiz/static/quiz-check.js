@@ -44,6 +44,7 @@
     const AUXILIARIES = set("auxiliaries");
     const NEGATORS = set("negators");
     const NOT_CANCELLERS = set("not_cancellers");
+    const ADVERB_NEGATORS = set("adverb_negators");
     const CLAUSE_BREAKS = set("clause_breaks");
     const PRONOUNS = set("pronouns");
     const CRITIQUE = set("critique_words");
@@ -373,10 +374,25 @@
               !this.tokens.slice(q + 1, p).some((t) => PRONOUNS.has(t.surface)))) return true;
           const between = this.tokens.slice(last + 1, q - 1);
           if (q > last && token.clause === this.tokens[last].clause &&
-              AUXILIARIES.has(this.tokens[q - 1].surface) && between.length <= 1 &&
-              !between.some((t) => PRONOUNS.has(t.surface))) return true;
+              ((q === last + 1 && ADVERB_NEGATORS.has(token.surface)) ||
+              (AUXILIARIES.has(this.tokens[q - 1].surface) && between.length <= 1 &&
+               !between.some((t) => PRONOUNS.has(t.surface))))) return true;
         }
         return false;
+      }
+
+      flatlyDenied(match, consumed) {
+        const clause = this.tokens[match[0]].clause;
+        const opening = this.tokens.findIndex((t) => t.clause === clause && !t.stop);
+        return this.tokens.some((t, q) => t.stem === NEG && !consumed.has(q) &&
+          t.sentence === this.tokens[match[0]].sentence &&
+          (q > match[match.length - 1] || q === opening));
+      }
+
+      acting(match) {
+        const first = this.tokens[match[0]].surface;
+        return (VERB_FORMS.has(first) || first.endsWith("ing")) &&
+          match.every((q) => this.tokens[q].stem !== NEG);
       }
 
       verbless(match) {
@@ -512,10 +528,25 @@
       found.forEach(([matches, against], k) => {
         const point = points[k];
         const subject = point.subject === undefined ? null : point.subject;
-        const affirmed = matches.filter((m) => !prepared.negated(m, consumed));
+        // A negator taken by a phrasing of the same point from the end of an act denies the
+        // act and every match inside it (see rubric.py).
+        const denied = matches.filter((m) => {
+          if (!prepared.acting(m) || prepared.negated(m, consumed)) return false;
+          const own = new Set(consumed);
+          for (const o of matches) {
+            if (o[0] === m[m.length - 1] && o[0] !== m[0]) for (const q of o) own.delete(q);
+          }
+          return prepared.negated(m, own);
+        });
+        const affirmed = matches.filter((m) => !prepared.negated(m, consumed) &&
+          !denied.some((d) => d[0] <= m[0] && m[0] <= d[d.length - 1]));
         affirmedAll.push(...affirmed);
         bare.push(affirmed.length > 0 && affirmed.every((m) => lone[k].has(key(m))));
-        const opposed = against.some((m) => !prepared.negated(m, none) && !prepared.critiqued(m));
+        // A point made in one sentence and flatly denied in another (see rubric.py).
+        const madeIn = new Set(affirmed.map((m) => prepared.tokens[m[0]].sentence));
+        const opposed = against.some((m) => !prepared.negated(m, none) && !prepared.critiqued(m)) ||
+          (affirmed.length > 0 && matches.some((m) => !affirmed.includes(m) &&
+            !madeIn.has(prepared.tokens[m[0]].sentence) && prepared.flatlyDenied(m, consumed)));
         made.push(affirmed.length > 0 && !opposed);
         negated.push(matches.length > 0 && affirmed.length === 0);
         contradicted.push(opposed);
