@@ -529,14 +529,14 @@ class _Answer:
                    and not any(t.surface in PRONOUNS for t in self.tokens[q + 1:p])
                    for p in match):
                 return True
-            # "X is not needed", "X is useless": the auxiliary follows the match at once (one
-            # word between at most, and no pronoun, which would start another claim); or the
-            # negator itself does ("plotting hardly matters").
+            # "X is not needed", "X is useless": the auxiliary follows the match at once (two
+            # words between at most, "X of Y is not", and no pronoun, which would start
+            # another claim); or the negator itself does ("plotting hardly matters").
             between = self.tokens[last + 1:q - 1]
             if q > last and token.clause == self.tokens[last].clause and (
                     (q == last + 1 and token.surface in ADVERB_NEGATORS)
                     or self.tokens[q - 1].surface in AUXILIARIES
-                    and len(between) <= 1 and not any(t.surface in PRONOUNS for t in between)):
+                    and len(between) <= 2 and not any(t.surface in PRONOUNS for t in between)):
                 return True
         return False
 

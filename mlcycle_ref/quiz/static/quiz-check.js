@@ -375,7 +375,7 @@
           const between = this.tokens.slice(last + 1, q - 1);
           if (q > last && token.clause === this.tokens[last].clause &&
               ((q === last + 1 && ADVERB_NEGATORS.has(token.surface)) ||
-              (AUXILIARIES.has(this.tokens[q - 1].surface) && between.length <= 1 &&
+              (AUXILIARIES.has(this.tokens[q - 1].surface) && between.length <= 2 &&
                !between.some((t) => PRONOUNS.has(t.surface))))) return true;
         }
         return false;
