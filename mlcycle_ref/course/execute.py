@@ -19,7 +19,7 @@ from nbformat.v4 import new_code_cell
 from mlcycle_ref import labs
 from mlcycle_ref.course.cells import grade_id_of, is_test
 from mlcycle_ref.course.folder import FAILED, GRADED, CourseError
-from mlcycle_ref.course.kernel import MAX_CELL_OUTPUT, run_notebook
+from mlcycle_ref.course.kernel import DROPPED_NOTE, MAX_CELL_OUTPUT, run_notebook
 from mlcycle_ref.course.restore import GradingGuard, restore
 from mlcycle_ref.labs.secret import in_environment
 
@@ -54,15 +54,28 @@ def _unguarded(nb):
 
 
 def _limit_outputs(nb) -> None:
-    """nbgrader's output limits (lines, traceback), plus a cap on characters per output."""
+    """nbgrader's output limits (lines, traceback), plus a cap on characters per output.
+
+    The note that a cell's output was cut while it ran stays, last: nbgrader drops every
+    stream past its line limit, and the note would go with them.
+    """
     from nbgrader.preprocessors import LimitOutput
 
+    cut = []
+    for cell in nb.cells:
+        outputs = cell.get("outputs", [])
+        if any(output.get("text") == DROPPED_NOTE for output in outputs):
+            cell.outputs = [output for output in outputs if output.get("text") != DROPPED_NOTE]
+            cut.append(cell)
     LimitOutput().preprocess(nb, {})
     for cell in nb.cells:
         for output in cell.get("outputs", []):
             text = output.get("text")
             if isinstance(text, str) and len(text) > MAX_CELL_OUTPUT:
                 output["text"] = text[:MAX_CELL_OUTPUT] + "\n... Output truncated ..."
+    for cell in cut:
+        cell.outputs.append(nbformat.from_dict(
+            {"output_type": "stream", "name": "stdout", "text": DROPPED_NOTE}))
 
 
 def _task_results(nb) -> list[dict]:

@@ -23,6 +23,8 @@ from mlcycle_ref.course.cells import grade_id_of, is_test
 
 #: Output one cell may produce while it runs, in characters; the rest is dropped.
 MAX_CELL_OUTPUT = 200_000
+#: The line that ends a cell's output once the rest was dropped.
+DROPPED_NOTE = f"\n[more output dropped: over {MAX_CELL_OUTPUT:,} characters]\n"
 #: Bytes of one message from the kernel: a bigger one is dropped by ZeroMQ before it reaches
 #: the executor, whose memory (outside the sandbox) the kernel's limits do not cover.
 MAX_MESSAGE = 32 * 2**20
@@ -81,7 +83,7 @@ def _executor_class():
                 self.cut.add(cell_index)
                 outs.append(nbformat.from_dict({
                     "output_type": "stream", "name": "stdout",
-                    "text": f"\n[more output dropped: over {MAX_CELL_OUTPUT:,} characters]\n"}))
+                    "text": DROPPED_NOTE}))
             return None
 
     return GradingExecute
