@@ -111,7 +111,14 @@ class Limits:
                                   f"got {value!r}")
 
     def rlimits(self) -> dict[str, int]:
-        """The resource limits by name, in the units ``setrlimit`` takes."""
+        """The resource limits by name, in the units ``setrlimit`` takes.
+
+        Memory and file size go in bytes, CPU time in seconds; core dumps are always off.
+
+        >>> rlimits = Limits(memory_mb=512, cpu_seconds=60).rlimits()
+        >>> rlimits["RLIMIT_DATA"] == 512 * 2**20, rlimits["RLIMIT_CPU"], rlimits["RLIMIT_CORE"]
+        (True, 60, 0)
+        """
         return {"RLIMIT_DATA": self.memory_mb * MIB, "RLIMIT_NPROC": self.processes,
                 "RLIMIT_FSIZE": self.file_mb * MIB, "RLIMIT_CPU": self.cpu_seconds,
                 "RLIMIT_CORE": 0}
@@ -124,6 +131,11 @@ class Sandbox:
     ``hide`` lists folders that must stay invisible even where they lie inside a folder the
     sandbox shows (the course folder, the lab sources, the gradebook's folder); ``expose``
     lists extra folders student code may read, such as a shared dataset folder.
+    ``limits`` are the resource limits every process of the sandbox gets (see ``Limits``).
+
+    >>> box = Sandbox(Limits(memory_mb=1024), hide=("/srv/ml101",), expose=("/srv/datasets",))
+    >>> box.limits.memory_mb, box.limits.processes, box.expose
+    (1024, 256, ('/srv/datasets',))
     """
 
     limits: Limits = field(default_factory=Limits)
@@ -137,6 +149,19 @@ def course_sandbox(course, **overrides) -> Sandbox:
     Limits come from ``c.Sandbox.<name> = value`` lines in the course's ``nbgrader_config.py``
     (names as in :class:`Limits`), then from ``overrides`` that are not None (the command
     line's options). The course folder, the lab sources and the gradebook's folder are hidden.
+    ``course`` needs only its ``root``, ``source`` and ``db_url``.
+
+    >>> import tempfile
+    >>> from types import SimpleNamespace
+    >>> with tempfile.TemporaryDirectory() as root:
+    ...     _ = (Path(root) / CONFIG_FILE).write_text("c.Sandbox.cpu_seconds = 60")
+    ...     course = SimpleNamespace(root=root, source=f"{root}/source",
+    ...                              db_url=f"sqlite:///{root}/gradebook.db")
+    ...     box = course_sandbox(course, memory_mb=2048, processes=None)
+    ...     box.hide == (root, f"{root}/source", root)
+    True
+    >>> box.limits
+    Limits(memory_mb=2048, processes=256, file_mb=1024, cpu_seconds=60)
     """
     from traitlets.config.loader import PyFileConfigLoader
 
@@ -210,7 +235,15 @@ def python_paths() -> list[str]:
     """The folders the kernel needs beyond the system: the Python environment and this package.
 
     An editable install keeps the package in its repository, of which only the package folder
-    is shown.
+    is shown. Folders inside another one listed, or inside the system folders, are left out.
+
+    >>> import mlcycle_ref
+    >>> package = str(Path(mlcycle_ref.__file__).parent)
+    >>> paths = python_paths()
+    >>> any(package == path or package.startswith(path + "/") for path in paths)
+    True
+    >>> any(path == "/usr" or path.startswith("/usr/") for path in paths)
+    False
     """
     import mlcycle_ref
 
@@ -290,6 +323,12 @@ def environment() -> dict[str, str]:
     When this package is not installed in the Python environment (a source checkout on
     ``PYTHONPATH``, an editable install run from another folder), PYTHONPATH points at the
     folder holding it, where the sandbox shows nothing else.
+
+    >>> env = environment()
+    >>> env["HOME"], env["TMPDIR"], env["PATH"].endswith("/usr/local/bin:/usr/bin:/bin")
+    ('/tmp', '/tmp', True)
+    >>> set(env) <= {*KEPT_ENV, "PATH", "HOME", "TMPDIR", "PYTHONPATH"}
+    True
     """
     import mlcycle_ref
 
@@ -327,7 +366,16 @@ def payload(folder: Path, kernel: list[str], connection: bytes, limits: Limits,
 
     The kernel's command ``kernel``, reading its connection file at :data:`CONNECTION`; the
     files of ``folder`` and, for HOME, the font cache and the ``connection`` file's content;
-    the resource limits; and the uid to become (None: stay the namespace's unprivileged user).
+    the resource limits ``limits``; and the uid ``uid`` to become (None: stay the namespace's
+    unprivileged user). ``connection`` is the bytes of the kernel's connection file.
+
+    >>> import json, tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     _ = (Path(folder) / "lab1.ipynb").write_text("{}")
+    ...     sent = json.loads(payload(Path(folder), ["python", "-m", "ipykernel", "-f", CONNECTION],
+    ...                               b"{}", Limits(processes=64), None))
+    >>> sent["files"], sent["home"]["kernel.json"], sent["uid"], sent["rlimits"]["RLIMIT_NPROC"]
+    ({'lab1.ipynb': 'e30='}, 'e30=', None, 64)
     """
     home = {**_font_cache(), Path(CONNECTION).name: base64.b64encode(connection).decode()}
     return json.dumps({"argv": kernel, "files": _files(folder), "home": home, "home_dir": HOME,
@@ -350,6 +398,10 @@ def start(folder, kernel: list[str], connection: bytes, sandbox: Sandbox,
     The kernel runs :data:`CONNECTION`; bwrap is the leader of a process group of its own,
     and killing it takes down the sandbox with everything in it. Raises :class:`CourseError`
     with bubblewrap's message when the sandbox cannot be made.
+
+    ``connection`` is the content of the connection file the kernel manager wrote, handed to
+    the kernel as ``CONNECTION`` inside; ``env`` is the environment bwrap and the kernel start
+    with (``environment()`` gives the one student code should see).
     """
     require()
     folder = Path(folder).resolve()
@@ -418,7 +470,15 @@ def provisioner_class():
 
 
 def provisioner(manager, sandbox: Sandbox):
-    """A :func:`provisioner_class` for the kernel manager ``manager``, sandboxed as ``sandbox``."""
+    """A ``provisioner_class()`` for the kernel manager ``manager``, sandboxed as ``sandbox``.
+
+    Making one starts nothing: the kernel manager calls it when it starts its kernel.
+
+    >>> from jupyter_client.manager import KernelManager
+    >>> made = provisioner(KernelManager(kernel_name="python3"), Sandbox(Limits(processes=64)))
+    >>> type(made).__name__, made.sandbox.limits.processes
+    ('SandboxProvisioner', 64)
+    """
     made = provisioner_class()(kernel_id=manager.kernel_id, kernel_spec=manager.kernel_spec,
                                parent=manager)
     made.sandbox = sandbox
