@@ -122,6 +122,15 @@ def grade_submission(job: dict) -> dict:
     afterwards. The result has ``status`` "graded" (with the executed ``notebook``, the
     ``tasks``, any ``problem`` and ``notes``) or "failed" with a ``reason``, and says whether
     it was ``sandboxed``. Workers of a process pool or a Dask cluster run this same function.
+
+    A file that is not a notebook fails before any kernel starts:
+
+    >>> result = grade_submission({"student": "s001", "notebook": b"print(1)", "sha256": "0",
+    ...                            "reference": {"lab": "lab1"}})
+    >>> result["status"], result["sandboxed"], result["tasks"]
+    ('failed', False, [])
+    >>> result["reason"].startswith("s001/lab1.ipynb is not a readable notebook")
+    True
     """
     reference = job["reference"]
     name = f"{job['student']}/{reference['lab']}.ipynb"

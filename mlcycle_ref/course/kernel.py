@@ -101,6 +101,13 @@ def run_notebook(nb, folder: Path, *, timeout: int, limit: float, sandbox=None) 
     With a :class:`~mlcycle_ref.course.sandbox.Sandbox` the kernel works in a copy of
     ``folder`` inside one, with its limits and an environment of its own; what it writes stays
     there. Raises :class:`~mlcycle_ref.course.folder.CourseError` when no sandbox can be made.
+
+    ``nb`` is an nbformat notebook, whose cells get their outputs; ``timeout`` is the seconds
+    one cell may run before it is interrupted (and the kernel stopped if it goes on);
+    ``limit`` is the seconds the whole notebook may take before its kernel is killed; with
+    ``sandbox`` None the kernel runs unsandboxed, with the grader's environment. A test cell
+    that never ran gets a ``NotRun`` error saying why; the problem returned names the cell
+    where the run stopped.
     """
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from traitlets.config import Config
