@@ -35,8 +35,8 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 def process_identity(pid: int) -> str | None:
     """What tells a live process from a later one with the same id: its start time.
 
-    None for a process that is gone or a zombie (dead, not yet reaped). Linux only; elsewhere
-    every process counts as alive.
+    ``pid`` is the process id to look up. None for a process that is gone or a zombie (dead,
+    not yet reaped). Linux only; elsewhere every process counts as alive.
 
     >>> process_identity(os.getpid()) == process_identity(os.getpid()) is not None
     True
@@ -100,7 +100,13 @@ def _start_worker(parent: int, identity: str | None, leftovers: list[str],
 
 
 def new_scratch() -> str:
-    """A scratch folder named after this process, after removing those of dead runs."""
+    """A scratch folder named after this process, after removing those of dead runs.
+
+    >>> folder = new_scratch()
+    >>> Path(folder).name.startswith(f"{SCRATCH_PREFIX}{os.getpid()}-"), os.listdir(folder)
+    (True, [])
+    >>> os.rmdir(folder)
+    """
     base = Path(tempfile.gettempdir())
     for folder in base.glob(f"{SCRATCH_PREFIX}*"):
         owner = re.match(rf"{SCRATCH_PREFIX}(\d+)-", folder.name)
@@ -121,6 +127,12 @@ def run_pool(jobs: list[dict], workers: int, handle, stop: threading.Event,
     started again and those submissions are retried one at a time, so the one that killed
     its worker is found and reported without failing its neighbours. Once ``stop`` is set the
     workers are killed and the submissions they were grading are left for the next run.
+
+    Stopped before it starts, it starts no worker and grades nothing:
+
+    >>> stop = threading.Event()
+    >>> stop.set()
+    >>> run_pool([{"student": "s001"}], 2, print, stop)
     """
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -179,7 +191,21 @@ def run_pool(jobs: list[dict], workers: int, handle, stop: threading.Event,
 
 
 def stop_workers(pool) -> None:
-    """Kill a pool's worker processes now: Ctrl-C should not wait for their submissions."""
+    """Kill a pool's worker processes now: Ctrl-C should not wait for their submissions.
+
+    ``pool`` is a ``concurrent.futures.ProcessPoolExecutor``; its workers die with SIGKILL.
+
+    >>> from concurrent.futures import ProcessPoolExecutor
+    >>> busy = ProcessPoolExecutor(1)
+    >>> _ = busy.submit(time.sleep, 60)
+    >>> workers = list(busy._processes.values())
+    >>> stop_workers(busy)
+    >>> for worker in workers:
+    ...     worker.join(5)
+    >>> [worker.exitcode for worker in workers] == [-signal.SIGKILL]
+    True
+    >>> busy.shutdown(wait=False, cancel_futures=True)
+    """
     # Python 3.14 has pool.kill_workers(); before it, the processes are only reachable here.
     for process in list((getattr(pool, "_processes", None) or {}).values()):
         process.kill()
@@ -191,6 +217,12 @@ def stop_on_signals():
 
     A KeyboardInterrupt could strike anywhere - even inside a callback that swallows it.
     Outside the main thread signals cannot be caught, and the Event is never set.
+
+    >>> with stop_on_signals() as stop:
+    ...     handler = signal.getsignal(signal.SIGHUP)
+    ...     handler(signal.SIGHUP, None)  # what a dropped SSH session would run
+    >>> stop.is_set(), signal.getsignal(signal.SIGHUP) is handler
+    (True, False)
     """
     stop = threading.Event()
     if threading.current_thread() is not threading.main_thread():
@@ -206,7 +238,12 @@ def stop_on_signals():
 
 
 def run_dask(jobs: list[dict], scheduler, handle, stop: threading.Event) -> None:
-    """Grade ``jobs`` on a Dask cluster: ``scheduler`` is an address or a ``Client``."""
+    """Grade ``jobs`` on a Dask cluster: ``scheduler`` is an address or a ``Client``.
+
+    ``handle(result)`` is called with each result as it comes back (a job the cluster lost
+    gets a ``failure``); once ``stop`` is set, the jobs still pending are cancelled and left
+    for the next run. A client made here from an address is closed at the end.
+    """
     from distributed import Client
 
     client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
@@ -228,7 +265,16 @@ def run_dask(jobs: list[dict], scheduler, handle, stop: threading.Event) -> None
 
 
 def failure(job: dict, reason: str) -> dict:
-    """The result of a job that came back with no result of its own."""
+    """The result of a job that came back with no result of its own.
+
+    ``job`` is the job as submitted (its student, sha256 and the lab of its reference are
+    kept); ``reason`` says why it could not be graded.
+
+    >>> result = failure({"student": "s001", "sha256": "ab12", "reference": {"lab": "lab1"}},
+    ...                  WORKER_DIED)
+    >>> result["status"], result["student"], result["reason"] == WORKER_DIED
+    ('failed', 's001', True)
+    """
     return {"student": job["student"], "lab": job["reference"]["lab"], "sha256": job["sha256"],
             "status": FAILED, "reason": reason, "problem": "", "notes": [], "tasks": [],
             "notebook": None, "seconds": 0.0, "host": ""}
