@@ -40,7 +40,23 @@ MEMORY_MB = Limits().memory_mb
 
 @dataclass
 class GradingSummary:
-    """The outcome of :func:`autograde`; ``render()`` gives the text for the terminal."""
+    """The outcome of ``autograde``; ``render()`` gives the text for the terminal.
+
+    ``lab`` is the lab graded; ``graded`` lists the students graded in this run, ``failed``
+    the students whose submission could not be graded with the reason, ``problems`` those
+    graded but with something wrong (a cell that timed out, a kernel that died) and what,
+    ``already`` those graded by an earlier run and left alone, ``manual`` those with answers
+    that need grading by hand, ``unsandboxed`` those graded without a sandbox. ``seconds`` is
+    the run's wall-clock time; ``interrupted`` says it was stopped before the end.
+
+    >>> summary = GradingSummary("lab1", graded=["s001", "s002"], failed={"s003": "empty"},
+    ...                          manual=["s002"], seconds=12.34)
+    >>> print(summary.render())
+    lab1: 2 submission(s) graded, 1 could not be graded, in 12.3 s.
+    Failed (1):
+      s003: empty
+    Needing manual grading (1), with `mlcycle course grade lab1`: s002
+    """
 
     lab: str
     graded: list[str] = field(default_factory=list)
@@ -146,7 +162,9 @@ def autograde(course: Course, lab: str, *, workers: int | None = None,
     As each result arrives it is recorded under ``grading/<lab>/`` and entered into the
     gradebook by this process alone; a run that is interrupted loses only the submissions being
     graded, and the next run grades just those, and any notebook that changed since it was
-    graded. ``force`` grades everything again.
+    graded. ``force`` grades everything again. ``students`` limits the run to those student
+    ids (default: every student who handed ``lab`` in); ``progress`` shows a progress bar on
+    standard error.
     """
     lab = course.resolve(lab)
     box = None
