@@ -39,7 +39,12 @@ ALL_LABS = "mlcycle-labs.zip"
 
 
 def downloads_folder(relative: str = "") -> str:
-    """The site path of a download, ``downloads/<relative>``."""
+    """The site path of a download, ``downloads/<relative>``; ``relative`` is its path under
+    the downloads folder, and "" names the folder itself.
+
+    >>> downloads_folder("mlcycle-labs.zip"), downloads_folder()
+    ('downloads/mlcycle-labs.zip', 'downloads')
+    """
     return f"{FOLDER}/{relative}" if relative else FOLDER
 
 
@@ -50,7 +55,16 @@ def _link(text: str, uri: str) -> nodes.paragraph:
 
 
 class LabDownloads(SphinxDirective):
-    """``lab-downloads [LAB]``: links to a released lab, its zip and the zip of all labs."""
+    """``lab-downloads [LAB]``: links to a released lab, its zip and the zip of all labs.
+
+    The lab's name is its one optional argument; a name that is not a released lab fails the
+    build with the directive's error. It takes no options and no content.
+
+    >>> LabDownloads.required_arguments, LabDownloads.optional_arguments
+    (0, 1)
+    >>> LabDownloads.option_spec, LabDownloads.has_content
+    (None, False)
+    """
 
     optional_arguments = 1
 
@@ -97,7 +111,21 @@ def chapter_notebook(source: Path):
 
 
 def add_notebook_button(app, pagename, templatename, context, doctree):
-    """Offer the page as a notebook in the header (sphinx-book-theme's ``header_buttons``)."""
+    """Offer the page as a notebook in the header (sphinx-book-theme's ``header_buttons``).
+
+    Sphinx's ``html-page-context`` handler: ``app`` is the Sphinx application, ``pagename``
+    the page's docname, ``templatename`` its HTML template (unused), ``context`` the
+    template's variables, whose ``header_buttons`` list gets the button, and ``doctree`` the
+    page's document tree (None for a page made without a source, such as the search page,
+    which gets no button). Only pages written in Markdown get one.
+
+    >>> from types import SimpleNamespace
+    >>> env = SimpleNamespace(found_docs={"intro"}, doc2path=lambda name, base: f"{name}.md")
+    >>> context = {"header_buttons": [], "pathto": lambda target, resource: f"../{target}"}
+    >>> add_notebook_button(SimpleNamespace(env=env), "intro", "page.html", context, object())
+    >>> context["header_buttons"][0]["url"]
+    '../downloads/chapters/intro.ipynb'
+    """
     if doctree is None or "header_buttons" not in context or pagename not in _markdown_pages(app):
         return
     context["header_buttons"].append({
@@ -114,7 +142,14 @@ def _markdown_pages(app) -> set[str]:
 
 
 def write_downloads(app, exception) -> None:
-    """After a successful HTML build, write the labs, their zips and the page notebooks."""
+    """After a successful HTML build, write the labs, their zips and the page notebooks.
+
+    Sphinx's ``build-finished`` handler: ``app`` is the Sphinx application, ``exception``
+    what stopped the build (None when it succeeded). After a failed build, or one that is not
+    HTML, it writes nothing (``write_chapter_notebooks`` shows the notebooks' part):
+
+    >>> write_downloads(None, RuntimeError("the build failed"))
+    """
     if exception is not None or app.builder.format != "html":
         return
     from mlcycle_ref.labs.bundle import with_site_links, write_zip
@@ -144,7 +179,7 @@ def write_downloads(app, exception) -> None:
 def write_chapter_notebooks(folder: Path, sources: dict[str, Path]) -> list[str]:
     """Write ``folder/<docname>.ipynb`` for each page's source, and remove notebooks of pages
     that are gone. A notebook newer than its page and than this module is kept. Returns the
-    docnames written.
+    docnames written. ``sources`` maps each page's docname to its MyST source file.
 
     >>> import tempfile
     >>> root = Path(tempfile.mkdtemp())
@@ -174,6 +209,16 @@ def write_chapter_notebooks(folder: Path, sources: dict[str, Path]) -> list[str]
 
 
 def setup(app):
+    """Register the ``lab-downloads`` directive and the two handlers with ``app``, the Sphinx
+    application (Sphinx calls this for the ``extensions`` entry ``mlcycle_ref.downloads``).
+
+    >>> from types import SimpleNamespace
+    >>> calls = []
+    >>> app = SimpleNamespace(add_directive=lambda name, directive: calls.append(name),
+    ...                       connect=lambda event, handler, priority=500: calls.append(event))
+    >>> setup(app)["parallel_read_safe"], calls
+    (True, ['lab-downloads', 'html-page-context', 'build-finished'])
+    """
     app.add_directive("lab-downloads", LabDownloads)
     # After sphinx-book-theme has made its header buttons (priority 501).
     app.connect("html-page-context", add_notebook_button, priority=600)
