@@ -572,7 +572,15 @@ def glossary_markup(bank: dict) -> list[str]:
 
 
 class GlossaryBank(SphinxDirective):
-    """``glossary-bank``: render a glossary bank file (path relative to the book's root)."""
+    """``glossary-bank``: render a glossary bank file (path relative to the book's root).
+
+    Its one argument is the bank's YAML file; the page is rebuilt when that file changes, and
+    the directive parses what ``glossary_markup`` makes of the bank. A file that cannot be
+    read or lacks a field fails the build naming the file.
+
+    >>> GlossaryBank.required_arguments, GlossaryBank.optional_arguments
+    (1, 0)
+    """
 
     required_arguments = 1
 
@@ -637,7 +645,16 @@ def api_markup(name: str) -> list[str]:
 
 class ApiModule(SphinxDirective):
     """``api-module``: the reference of one module of the package, or of a package and its
-    submodules, each submodule under its own heading."""
+    submodules, each submodule under its own heading.
+
+    Its one argument is the module's dotted name; the directive parses what ``api_markup``
+    makes of it, so a package's new submodule gets its heading on the package's page:
+
+    >>> ApiModule.required_arguments, ApiModule.optional_arguments
+    (1, 0)
+    >>> "## `mlcycle_ref.quiz.bank`" in api_markup("mlcycle_ref.quiz")
+    True
+    """
 
     required_arguments = 1
 
@@ -731,7 +748,29 @@ def _default_colour_mode(app, pagename, templatename, context, doctree):
 
 
 def setup(app):
-    """Register the extension with the Sphinx application ``app``."""
+    """Register the extension with the Sphinx application ``app``.
+
+    It adds the two directives, the site's CSS and scripts, the search language and the
+    handlers of the build's events. On a stand-in application that records the calls:
+
+    >>> class Recorder:
+    ...     def __init__(self):
+    ...         self.calls = []
+    ...     def __getattr__(self, method):
+    ...         return lambda first, *rest, **options: self.calls.append((method, first))
+    >>> app = Recorder()
+    >>> setup(app)["parallel_read_safe"]
+    True
+    >>> [name for method, name in app.calls if method == "add_directive"]
+    ['glossary-bank', 'api-module']
+    >>> print(*sorted({event for method, event in app.calls if method == "connect"}), sep="\\n")
+    build-finished
+    builder-inited
+    config-inited
+    env-before-read-docs
+    html-page-context
+    missing-reference
+    """
     app.connect("config-inited", _use_local_mathjax)
     app.connect("config-inited", _cache_per_package_version)
     app.connect("builder-inited", _install_mathjax)
