@@ -5,7 +5,7 @@ What counts:
 
 * Public means a name without a leading underscore, defined in the module itself (re-exports
   are checked where they are defined). Every module of the package is covered, packages'
-  submodules included, except those listed below with the reason.
+  submodules included.
 * A function or class needs ``>>>`` in its own docstring. A class's parameters are those of
   an ``__init__`` it defines (a dataclass's fields too).
 * A public method (classmethods and staticmethods included) needs ``>>>`` in its own
@@ -34,10 +34,6 @@ import pytest
 
 from mlcycle_ref.book import api_modules
 
-# Modules brought up to neither check yet; a package stands for its submodules too.
-NOT_YET: dict[str, str] = {}
-# Modules whose parameters are all described but whose examples are not complete yet.
-EXAMPLES_NOT_YET: dict[str, str] = {**NOT_YET}
 # Functions too slow to show in a docstring example, exempt from the example check only.
 # Those of course.autograde, collect, deadlines, export, feedback, folder and report do nothing
 # without an nbgrader gradebook holding the lab and its submissions: making one costs about
@@ -82,10 +78,6 @@ def lookup(name: str):
         except ImportError:
             found = getattr(found, attribute)
     return found
-
-
-def listed(name: str, modules) -> bool:
-    return any(name == module or name.startswith(f"{module}.") for module in modules)
 
 
 def is_cli(name: str) -> bool:
@@ -150,21 +142,19 @@ def without_examples(module) -> list[str]:
     return missing
 
 
-@pytest.mark.parametrize("name", [name for name in ALL_MODULES if not listed(name, NOT_YET)])
+@pytest.mark.parametrize("name", ALL_MODULES)
 def test_every_parameter_is_described(name):
     missing = undescribed_parameters(importlib.import_module(name))
     assert not missing, "\n".join(missing)
 
 
-@pytest.mark.parametrize("name", [name for name in ALL_MODULES
-                                  if not listed(name, EXAMPLES_NOT_YET) and not is_cli(name)])
+@pytest.mark.parametrize("name", [name for name in ALL_MODULES if not is_cli(name)])
 def test_every_public_name_has_an_example(name):
     missing = without_examples(importlib.import_module(name))
     assert not missing, "no >>> example shows:\n" + "\n".join(missing)
 
 
-def test_the_exemptions_name_real_modules_and_functions():
-    assert set(EXAMPLES_NOT_YET) <= set(ALL_MODULES), set(EXAMPLES_NOT_YET) - set(ALL_MODULES)
+def test_the_exemptions_name_real_functions():
     for name in TOO_SLOW_TO_SHOW:
         found = lookup(name)
         assert not EXAMPLE_LINE.search(inspect.getdoc(found) or ""), \
