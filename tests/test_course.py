@@ -47,13 +47,19 @@ def tiny_source():
                                 "language": "python"}})
 
 
+def tiny_sources(folder, *names):
+    """``folder`` made a folder of lab sources: the tiny lab under each of ``names``."""
+    for name in names:
+        (folder / name).mkdir(parents=True)
+        nbformat.write(tiny_source(), folder / name / f"{name}.ipynb")
+    return folder
+
+
 @pytest.fixture(scope="module")
 def tiny_course(tmp_path_factory):
     """A course with the tiny lab and three students, from a roster with extra columns."""
     root = tmp_path_factory.mktemp("tiny")
-    source = root / "sources"
-    (source / LAB).mkdir(parents=True)
-    nbformat.write(tiny_source(), source / LAB / f"{LAB}.ipynb")
+    source = tiny_sources(root / "sources", LAB)
     (source / LAB / "notes.txt").write_text("a file the lab needs")
     roster = root / "students.csv"
     roster.write_text("id,first_name,last_name,email,section\n"
@@ -62,12 +68,13 @@ def tiny_course(tmp_path_factory):
     return course.init(root / "course", roster, source=source, timeout=5)
 
 
-def released(tiny):
-    return nbformat.read(tiny.root / "release" / LAB / f"{LAB}.ipynb", as_version=4)
+def released(tiny, lab=LAB):
+    return nbformat.read(tiny.root / "release" / lab / f"{lab}.ipynb", as_version=4)
 
 
-def answered(tiny, answer="def double(x):\n    return 2 * x", written="Because it is twice."):
-    nb = released(tiny)
+def answered(tiny, answer="def double(x):\n    return 2 * x", written="Because it is twice.",
+             lab=LAB):
+    nb = released(tiny, lab)
     for cell in nb.cells:
         grade_id = cell.metadata["nbgrader"]["grade_id"]
         if grade_id == "double":
@@ -327,6 +334,72 @@ def test_invalid_json_fails_with_a_reason(tiny_course, graded):
     assert "s001/tiny_lab.ipynb is not a readable notebook" in summary.failed["s001"]
     page = course.feedback(tiny_course, LAB, ["s001"])["s001"].read_text()
     assert "could not be graded automatically" in page and "not a readable notebook" in page
+
+
+OTHER_LAB = "other_lab"
+
+
+@pytest.fixture(scope="module")
+def two_labs(tmp_path_factory):
+    """A course of two tiny labs: s001 hands in both, s002 only the other one, wrongly."""
+    root = tmp_path_factory.mktemp("two-labs")
+    (root / "students.csv").write_text("id\ns001\ns002\n")
+    grading = course.init(root / "course", root / "students.csv",
+                          source=tiny_sources(root / "sources", LAB, OTHER_LAB), timeout=5)
+    submit(grading, "s001", answered(grading), LAB)
+    submit(grading, "s001", answered(grading, lab=OTHER_LAB), OTHER_LAB)
+    submit(grading, "s002", answered(grading, "def double(x):\n    return x + 1",
+                                     lab=OTHER_LAB), OTHER_LAB)
+    return grading
+
+
+def test_an_unknown_lab_is_refused_before_anything_is_graded(two_labs, mlcycle):
+    root = str(two_labs.root)
+    code, _, err = mlcycle("course", "autograde", "tiny", "lab9", "--course", root)
+    assert code == 2 and "'lab9' is not a lab" in err and "labs: other_lab, tiny_lab" in err
+    code, _, err = mlcycle("course", "autograde", "--course", root)
+    assert code == 2 and "name the labs to grade, or give --all" in err
+    code, _, err = mlcycle("course", "autograde", "tiny", "--all", "--course", root)
+    assert code == 2 and "not both" in err
+    with pytest.raises(course.CourseError, match="no submission of tiny_lab, other_lab for s009"):
+        course.autograde(two_labs, [LAB, OTHER_LAB], students=["s002", "s009"])
+    assert not (two_labs.root / "grading").exists(), "nothing was graded"
+
+
+def test_several_labs_are_graded_in_one_run_by_one_pool(two_labs, mlcycle, monkeypatch):
+    from mlcycle_ref.course import pool
+
+    pools = []
+
+    def run_pool(jobs, *args):  # the real pool, counted
+        pools.append(sorted((job["reference"]["lab"], job["student"]) for job in jobs))
+        return real_run_pool(jobs, *args)
+
+    real_run_pool = pool.run_pool
+    monkeypatch.setattr(pool, "run_pool", run_pool)
+    code, out, _ = mlcycle("course", "autograde", "tiny", "other", "--course",
+                           str(two_labs.root), "--workers", "2")
+    assert code == 0, out
+    assert pools == [[(OTHER_LAB, "s001"), (OTHER_LAB, "s002"), (LAB, "s001")]]
+    lines = out.splitlines()
+    assert re.fullmatch(r"tiny_lab +1 +0 +0 +0 +1", lines[1]), out
+    assert re.fullmatch(r"other_lab +2 +0 +0 +0 +2", lines[2]), out
+    assert lines[3].startswith("2 lab(s): 3 submission(s) graded, 0 could not be graded, in ")
+    assert "other_lab:\n  Needing manual grading (2), with `mlcycle course grade other_lab`: " \
+           "s001, s002" in out
+    with two_labs.gradebook() as gradebook:
+        totals = {(lab, student): gradebook.find_submission(lab, student).score
+                  for lab, student in [(LAB, "s001"), (OTHER_LAB, "s001"), (OTHER_LAB, "s002")]}
+    assert totals == {(LAB, "s001"): 3, (OTHER_LAB, "s001"): 3, (OTHER_LAB, "s002"): 0}
+    assert {path.relative_to(two_labs.root / "grading").as_posix()
+            for path in (two_labs.root / "grading").rglob("*.json")} == {
+        "tiny_lab/s001.json", "other_lab/s001.json", "other_lab/s002.json"}
+    assert (two_labs.root / "grading" / "workers.log").is_file(), "one pool, one log"
+
+    again = course.autograde(two_labs, None, students=["s002"])
+    assert isinstance(again, course.RunSummary) and pools == pools[:1], "nothing to grade"
+    assert [(summary.lab, summary.graded, summary.already) for summary in again.labs] == [
+        (OTHER_LAB, [], ["s002"]), (LAB, [], [])]
 
 
 def test_feedback_shows_scores_and_visible_messages_only(tiny_course, graded):

@@ -10,9 +10,9 @@ is the workflow around it, one module (and one ``mlcycle course`` command) per s
   place.
 * ``restore`` and ``execute``: grading one notebook, rebuilt on the lab's cells and run in a
   fresh kernel (:func:`grade_submission`).
-* ``autograde``: :func:`autograde` grades every submission of a lab in a pool of worker
-  processes (or on a Dask cluster) and records each result as it arrives, so an interrupted
-  run resumes.
+* ``autograde``: :func:`autograde` grades every submission of a lab, or of several labs in
+  one run, in a pool of worker processes (or on a Dask cluster) and records each result as it
+  arrives, so an interrupted run resumes.
 * ``feedback``, ``export`` and ``report`` turn the gradebook into HTML for each student, a CSV
   of grades and an item analysis of the class.
 * ``cli``: the ``mlcycle course`` commands (:func:`register`).
@@ -26,7 +26,13 @@ the comparison helpers the tests rely on (:class:`GradingGuard`). What such a gr
 defend against is written up in the instructors' chapter of the book.
 """
 
-from mlcycle_ref.course.autograde import MEMORY_MB, SUBMISSION_LIMIT, GradingSummary, autograde
+from mlcycle_ref.course.autograde import (
+    MEMORY_MB,
+    SUBMISSION_LIMIT,
+    GradingSummary,
+    RunSummary,
+    autograde,
+)
 from mlcycle_ref.course.cli import register
 from mlcycle_ref.course.collect import MAX_NOTEBOOK_BYTES, CollectReport, collect, match_student
 from mlcycle_ref.course.execute import grade_submission
@@ -54,9 +60,9 @@ from mlcycle_ref.course.restore import GradingGuard, graded_reference, restore
 __all__ = [
     "CELL_TIMEOUT", "COURSE_ID", "EXPORT_COLUMNS", "FAILED", "GRADED", "MAX_CELL_OUTPUT",
     "MAX_NOTEBOOK_BYTES", "MEMORY_MB", "SUBMISSION_LIMIT", "WORKER_DIED", "CollectReport",
-    "Course", "CourseError", "GradingGuard", "GradingSummary", "LabReport", "autograde",
-    "collect", "export", "feedback", "feedback_notebook", "grade_submission", "graded_reference",
-    "init", "match_student", "model_submission", "offline_html", "open_course", "plot_pass_rates",
-    "plot_score_distribution", "read_record", "read_roster", "register", "report", "restore",
-    "roster_ids",
+    "Course", "CourseError", "GradingGuard", "GradingSummary", "LabReport", "RunSummary",
+    "autograde", "collect", "export", "feedback", "feedback_notebook", "grade_submission",
+    "graded_reference", "init", "match_student", "model_submission", "offline_html",
+    "open_course", "plot_pass_rates", "plot_score_distribution", "read_record", "read_roster",
+    "register", "report", "restore", "roster_ids",
 ]

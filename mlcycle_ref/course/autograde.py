@@ -15,6 +15,7 @@ import uuid
 import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import nbformat
 
@@ -23,6 +24,7 @@ from mlcycle_ref.course import deadlines, pool
 from mlcycle_ref.course.folder import (
     GRADED,
     Course,
+    CourseError,
     read_record,
     submissions,
     write_atomically,
@@ -40,7 +42,7 @@ MEMORY_MB = Limits().memory_mb
 
 @dataclass
 class GradingSummary:
-    """The outcome of ``autograde``; ``render()`` gives the text for the terminal.
+    """The outcome of ``autograde`` for one lab; ``render()`` gives the text for the terminal.
 
     ``lab`` is the lab graded; ``graded`` lists the students graded in this run, ``failed``
     the students whose submission could not be graded with the reason, ``problems`` those
@@ -69,12 +71,19 @@ class GradingSummary:
     interrupted: bool = False
 
     def render(self) -> str:
-        lines = [f"{self.lab}: {len(self.graded)} submission(s) graded, {len(self.failed)} could "
-                 f"not be graded, in {self.seconds:.1f} s" + (
-                     f"; {len(self.already)} graded by an earlier run" if self.already else "")
-                 + "."]
+        lines = [_headline(self.lab, len(self.graded), len(self.failed), len(self.already),
+                           self.seconds)]
         if self.interrupted:
-            lines.append("Interrupted: run the same command again to grade the rest.")
+            lines.append(INTERRUPTED)
+        return "\n".join(lines + self.details())
+
+    def details(self) -> list[str]:
+        """The lines naming students: who failed, who had a problem, who needs marking.
+
+        >>> GradingSummary("lab1", graded=["s001"], problems={"s001": "cell 3 timed out"}).details()
+        ['Graded with a problem (1):', '  s001: cell 3 timed out']
+        """
+        lines = []
         for title, items in (("Failed", self.failed), ("Graded with a problem", self.problems)):
             if items:
                 lines.append(f"{title} ({len(items)}):")
@@ -85,6 +94,64 @@ class GradingSummary:
         if self.manual:
             lines.append(f"Needing manual grading ({len(self.manual)}), with `mlcycle course "
                          f"grade {self.lab}`: {', '.join(sorted(self.manual))}")
+        return lines
+
+
+INTERRUPTED = "Interrupted: run the same command again to grade the rest."
+
+
+def _headline(name: str, graded: int, failed: int, already: int, seconds: float) -> str:
+    return (f"{name}: {graded} submission(s) graded, {failed} could not be graded, in "
+            f"{seconds:.1f} s" + (f"; {already} graded by an earlier run" if already else "")
+            + ".")
+
+
+@dataclass
+class RunSummary:
+    """The outcome of ``autograde`` over several labs in one run: a table, a line per lab.
+
+    ``labs`` holds each lab's :class:`GradingSummary`, in the order the labs were asked for;
+    ``seconds`` is the run's wall-clock time and ``interrupted`` says it was stopped before
+    the end. ``render()`` gives the table, the totals and each lab's named students.
+
+    >>> run = RunSummary([GradingSummary("lab1", graded=["s001", "s002"], manual=["s002"]),
+    ...                   GradingSummary("lab2_long", graded=["s001"], already=["s002"],
+    ...                                  failed={"s003": "empty"})], seconds=40.0)
+    >>> print(run.render())
+    lab        graded  failed  problem  earlier  manual
+    lab1            2       0        0        0       1
+    lab2_long       1       1        0        1       0
+    2 lab(s): 3 submission(s) graded, 1 could not be graded, in 40.0 s; 1 graded by an earlier run.
+    lab1:
+      Needing manual grading (1), with `mlcycle course grade lab1`: s002
+    lab2_long:
+      Failed (1):
+        s003: empty
+    """
+
+    labs: list[GradingSummary]
+    seconds: float = 0.0
+    interrupted: bool = False
+
+    def render(self) -> str:
+        columns = ("graded", "failed", "problem", "earlier", "manual")
+        width = max([len("lab")] + [len(summary.lab) for summary in self.labs])
+        lines = [f"{'lab':<{width}}" + "".join(f"{name:>{len(name) + 2}}" for name in columns)]
+        for summary in self.labs:
+            counts = (summary.graded, summary.failed, summary.problems, summary.already,
+                      summary.manual)
+            lines.append(f"{summary.lab:<{width}}" + "".join(
+                f"{len(items):>{len(name) + 2}}" for name, items in zip(columns, counts,
+                                                                        strict=True)))
+        lines.append(_headline(f"{len(self.labs)} lab(s)",
+                               sum(len(summary.graded) for summary in self.labs),
+                               sum(len(summary.failed) for summary in self.labs),
+                               sum(len(summary.already) for summary in self.labs), self.seconds))
+        if self.interrupted:
+            lines.append(INTERRUPTED)
+        for summary in self.labs:
+            if details := summary.details():
+                lines += [f"{summary.lab}:"] + [f"  {line}" for line in details]
         return "\n".join(lines)
 
 
@@ -141,12 +208,19 @@ def _merge(course: Course, lab: str, record: dict) -> dict:
     return record
 
 
-def autograde(course: Course, lab: str, *, workers: int | None = None,
+def autograde(course: Course, labs: str | list[str] | None, *, workers: int | None = None,
               timeout: int | None = None, limit: float = SUBMISSION_LIMIT,
               memory_mb: int | None = None, students=None, force: bool = False,
               scheduler=None, progress: bool = False,
-              sandbox: Sandbox | bool = True) -> GradingSummary:
-    """Grade every submission of ``lab`` that has no result yet; return what happened.
+              sandbox: Sandbox | bool = True) -> GradingSummary | RunSummary:
+    """Grade every submission of ``labs`` that has no result yet; return what happened.
+
+    ``labs`` is one lab's name (or a unique prefix such as "lab02"), which gives that lab's
+    :class:`GradingSummary`, or a list of names, or None for every lab ``course`` has
+    recorded, which gives a :class:`RunSummary` with one summary per lab. The submissions of
+    all the labs wait in one queue for one set of workers, so a term is graded in one run
+    without starting workers again for each lab. A name that is not a lab of the course is
+    refused, with the course's labs, before anything is graded.
 
     Submissions are graded in parallel by ``workers`` processes (default: one per CPU), or on
     the Dask cluster at ``scheduler`` (an address or a ``distributed.Client``). Each cell
@@ -163,10 +237,10 @@ def autograde(course: Course, lab: str, *, workers: int | None = None,
     gradebook by this process alone; a run that is interrupted loses only the submissions being
     graded, and the next run grades just those, and any notebook that changed since it was
     graded. ``force`` grades everything again. ``students`` limits the run to those student
-    ids (default: every student who handed ``lab`` in); ``progress`` shows a progress bar on
-    standard error.
+    ids (default: every student who handed a lab in), each of whom must have handed in at
+    least one of the labs; ``progress`` shows a progress bar per lab on standard error.
     """
-    lab = course.resolve(lab)
+    names = _chosen_labs(course, labs)
     box = None
     if sandbox:
         box = sandbox if isinstance(sandbox, Sandbox) else course_sandbox(
@@ -176,27 +250,29 @@ def autograde(course: Course, lab: str, *, workers: int | None = None,
     elif memory_mb is None:
         memory_mb = course_sandbox(course).limits.memory_mb
     started = time.perf_counter()
-    summary = GradingSummary(lab)
-    reference = graded_reference(course, lab)
+    summaries = {lab: GradingSummary(lab) for lab in names}
+    references = {lab: graded_reference(course, lab) for lab in names}
+    handed_in = _handed_in(course, names, students)
     secret = course_secret(course.root)
     run = uuid.uuid4().hex[:12]
     # Local workers grade in folders under one scratch folder, removed at the end even when a
     # worker was killed before it could tidy up (see pool); Dask workers use their own.
     scratch = None if scheduler is not None else pool.new_scratch()
     jobs = []
-    for student, path in submissions(course, lab, students).items():
-        content = path.read_bytes() if path.is_file() else b""
-        record = read_record(course.record(student, lab))
-        if record and record.get("sha256") == _sha256(content) and not force:
-            if not record.get("merged"):
-                _merge(course, lab, record)
-            summary.already.append(student)
-            _summarize(summary, record, earlier=True)
-            continue
-        jobs.append({"student": student, "notebook": content, "sha256": _sha256(content),
-                     "reference": reference, "timeout": timeout or course.timeout,
-                     "limit": limit, "memory_mb": memory_mb, "scratch": scratch,
-                     "sandbox": box, "secret": secret})
+    for lab, found in handed_in.items():
+        for student, path in found.items():
+            content = path.read_bytes() if path.is_file() else b""
+            record = read_record(course.record(student, lab))
+            if record and record.get("sha256") == _sha256(content) and not force:
+                if not record.get("merged"):
+                    _merge(course, lab, record)
+                summaries[lab].already.append(student)
+                _summarize(summaries[lab], record, earlier=True)
+                continue
+            jobs.append({"student": student, "notebook": content, "sha256": _sha256(content),
+                         "reference": references[lab], "timeout": timeout or course.timeout,
+                         "limit": limit, "memory_mb": memory_mb, "scratch": scratch,
+                         "sandbox": box, "secret": secret})
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -206,22 +282,29 @@ def autograde(course: Course, lab: str, *, workers: int | None = None,
         TimeRemainingColumn,
     )
 
-    columns = (f"grading {lab}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-               "eta", TimeRemainingColumn(), "[progress.description]{task.description}")
+    columns = ("grading {task.fields[lab]}", BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn(), "eta", TimeRemainingColumn(),
+               "[progress.description]{task.description}")
     with Progress(*columns, console=Console(stderr=True), disable=not progress) as bar:
-        task = bar.add_task("", total=len(jobs))
+        tasks = {lab: bar.add_task("", lab=lab, total=sum(
+            job["reference"]["lab"] == lab for job in jobs)) for lab in names}
 
         def handle(result):
-            _summarize(summary, _store(course, lab, result, run))
-            bar.advance(task)
+            _summarize(summaries[result["lab"]], _store(course, result["lab"], result, run))
+            bar.advance(tasks[result["lab"]])
 
-        worker_log = course.root / "grading" / lab / "workers.log"
+        # One pool for the whole run, so one log: the lab's folder, or grading/ for several.
+        worker_log = course.root / "grading" / (names[0] if len(names) == 1 else "")
+        worker_log = worker_log / "workers.log"
         worker_log.parent.mkdir(parents=True, exist_ok=True)
 
-        def running(students):
-            shown = ", ".join(students[:4]) + (f" +{len(students) - 4}" if len(students) > 4
-                                                 else "")
-            bar.update(task, description=f"now: {shown}")
+        def running(in_flight):
+            for lab, task in tasks.items():
+                students = sorted(job["student"] for job in in_flight
+                                  if job["reference"]["lab"] == lab)
+                shown = ", ".join(students[:4]) + (f" +{len(students) - 4}"
+                                                     if len(students) > 4 else "")
+                bar.update(task, description=f"now: {shown}" if students else "")
 
         with pool.stop_on_signals() as stop:
             try:
@@ -233,10 +316,35 @@ def autograde(course: Course, lab: str, *, workers: int | None = None,
             finally:
                 if scratch:
                     shutil.rmtree(scratch, ignore_errors=True)
-        summary.interrupted = stop.is_set()
-    summary.manual = _needing_manual_grading(course, lab, summary.graded + summary.already)
-    summary.seconds = time.perf_counter() - started
-    return summary
+    for lab, summary in summaries.items():
+        summary.manual = _needing_manual_grading(course, lab, summary.graded + summary.already)
+    seconds = time.perf_counter() - started
+    for summary in summaries.values():
+        summary.seconds, summary.interrupted = seconds, stop.is_set()
+    if isinstance(labs, str):
+        return summaries[names[0]]
+    return RunSummary(list(summaries.values()), seconds, stop.is_set())
+
+
+def _chosen_labs(course: Course, labs: str | list[str] | None) -> list[str]:
+    """Full names of ``labs``, each once; None means every lab the gradebook holds."""
+    if labs is None:
+        with course.gradebook() as gradebook:
+            return sorted(assignment.name for assignment in gradebook.assignments)
+    return list(dict.fromkeys(course.resolve(lab)
+                              for lab in ([labs] if isinstance(labs, str) else labs)))
+
+
+def _handed_in(course: Course, names: list[str], students) -> dict[str, dict[str, Path]]:
+    """Lab -> student -> submitted notebook, for ``students`` only if given."""
+    found = {lab: submissions(course, lab) for lab in names}
+    if not students:
+        return found
+    missing = sorted(set(students).difference(*found.values()))
+    if missing:
+        raise CourseError(f"no submission of {', '.join(names)} for {', '.join(missing)}")
+    return {lab: {student: by_student[student] for student in students
+                  if student in by_student} for lab, by_student in found.items()}
 
 
 def _summarize(summary: GradingSummary, record: dict, earlier: bool = False) -> None:

@@ -3,9 +3,9 @@
 >>> import argparse
 >>> parser = argparse.ArgumentParser(prog="mlcycle")
 >>> register(parser.add_subparsers(dest="command"))
->>> args = parser.parse_args(["course", "autograde", "lab02", "--workers", "2"])
->>> args.workers, args.limit, args.memory, args.no_sandbox
-(2, 600.0, None, False)
+>>> args = parser.parse_args(["course", "autograde", "lab02", "lab03", "--workers", "2"])
+>>> args.labs, args.all, args.workers, args.limit, args.memory, args.no_sandbox
+(['lab02', 'lab03'], False, 2, 600.0, None, False)
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from mlcycle_ref.course.autograde import MEMORY_MB, SUBMISSION_LIMIT, autograde
 from mlcycle_ref.course.collect import collect
 from mlcycle_ref.course.export import export
 from mlcycle_ref.course.feedback import feedback
-from mlcycle_ref.course.folder import CELL_TIMEOUT, init, open_course, roster_ids
+from mlcycle_ref.course.folder import CELL_TIMEOUT, CourseError, init, open_course, roster_ids
 from mlcycle_ref.course.report import plot_pass_rates, plot_score_distribution, report
 from mlcycle_ref.course.sandbox import Limits, course_sandbox
 
@@ -37,11 +37,16 @@ def _collect_command(args) -> int:
 
 
 def _autograde_command(args) -> int:
+    if bool(args.labs) == args.all:
+        raise CourseError("name the labs to grade, or give --all for every lab of the course"
+                          if not args.all else "give lab names or --all, not both")
     course = open_course(args.course)
     box = False if args.no_sandbox else course_sandbox(
         course, memory_mb=args.memory, processes=args.processes, file_mb=args.file_size,
         cpu_seconds=args.cpu_time)
-    summary = autograde(course, args.lab, workers=args.workers, timeout=args.timeout,
+    # One lab named: that lab's summary, as ever; several, or --all: a table of the labs.
+    chosen = None if args.all else args.labs[0] if len(args.labs) == 1 else args.labs
+    summary = autograde(course, chosen, workers=args.workers, timeout=args.timeout,
                         limit=args.limit, memory_mb=args.memory,
                         students=args.students or None, force=args.force,
                         scheduler=args.scheduler, progress=True, sandbox=box)
@@ -151,8 +156,12 @@ def register(subparsers) -> None:
     parser.add_argument("--from", dest="origin", type=Path, required=True,
                         help="folder or zip whose file names carry the student ids")
 
-    parser = command("autograde", _autograde_command,
-                     "grade the submissions of a lab in parallel (resumes where it stopped)")
+    parser = command("autograde", _autograde_command, "grade the submissions of one lab or "
+                     "several in parallel, in one run (resumes where it stopped)", False)
+    parser.add_argument("labs", nargs="*", metavar="LAB",
+                        help="lab names or unique prefixes such as lab02")
+    parser.add_argument("--all", action="store_true",
+                        help="every lab the course has recorded")
     parser.add_argument("--workers", type=int, help="worker processes (default: one per CPU)")
     parser.add_argument("--timeout", type=int,
                         help="seconds a cell may run (default: the course's, 30 unless init "

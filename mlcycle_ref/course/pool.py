@@ -119,7 +119,7 @@ def run_pool(jobs: list[dict], workers: int, handle, stop: threading.Event,
              scratch: str | None = None, running=None, log: str | None = None) -> None:
     """Grade ``jobs`` in a pool of ``workers`` processes; ``handle(result)`` as each finishes.
 
-    ``running(students)``, if given, hears who is being graded whenever that changes. Each
+    ``running(jobs)``, if given, hears which jobs are being graded whenever that changes. Each
     worker watches this process and, should it die, removes ``scratch``; what workers and
     their kernels write to standard error is appended to ``log``.
 
@@ -169,7 +169,7 @@ def run_pool(jobs: list[dict], workers: int, handle, stop: threading.Event,
                 if not in_flight:
                     break
                 if running:
-                    running(sorted(job["student"] for job in in_flight.values()))
+                    running(list(in_flight.values()))
                 done, _ = wait(in_flight, timeout=0.5, return_when=FIRST_COMPLETED)
                 for future in done:
                     job = in_flight.pop(future)
