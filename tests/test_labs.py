@@ -4,10 +4,10 @@ One course in a temporary folder grades three submissions of every lab, each han
 student of its own: the solution (full automatic points), the released notebook as it is
 (zero) and a hard-coded variant - the solution changed so that it only replays the answers
 seen outside the hidden tests, like a student who pasted in the values the visible tests
-expect (visible tests pass, hidden tests on unseen data fail). ``mlcycle course autograde
---workers 2`` grades them, each lab's three in parallel; the tests read the gradebook and
-the grading records. The self-check runs once per lab, on the solution, and must score each
-visible task as grading did.
+expect (visible tests pass, hidden tests on unseen data fail). One ``mlcycle course autograde
+--workers 2`` naming every lab grades them all; the tests read the gradebook and the grading
+records. The self-check runs once per lab, on the solution, and must score each visible task
+as grading did.
 """
 
 import ast
@@ -129,9 +129,9 @@ def graded(tmp_path_factory) -> tuple[course.Course, dict[tuple[str, str], Grade
     """Every lab's three submissions graded in one course, the way an instructor grades.
 
     The students "solution", "released" and "hardcoded" hand in each lab; the course's own
-    command, ``mlcycle course autograde LAB --workers 2``, grades each lab's submissions in
-    parallel, sandboxed, with the course's cell time limit. Returns the course and each
-    (lab, student)'s :class:`Graded`.
+    command, ``mlcycle course autograde LAB [LAB ...] --workers 2``, grades the submissions of
+    every lab in one run, two at a time, sandboxed, with the course's cell time limit.
+    Returns the course and each (lab, student)'s :class:`Graded`.
     """
     root = tmp_path_factory.mktemp("labs-course")
     roster = root / "students.csv"
@@ -149,10 +149,9 @@ def graded(tmp_path_factory) -> tuple[course.Course, dict[tuple[str, str], Grade
             path = grading.submitted(student, lab)
             path.parent.mkdir(parents=True)
             nbformat.write(nb, path)
-    for lab in LAB_NAMES:
-        code = cli.main(["course", "autograde", lab, "--course", str(grading.root),
-                         "--workers", "2"])
-        assert code == 0, f"mlcycle course autograde {lab} exited with {code}"
+    code = cli.main(["course", "autograde", *LAB_NAMES, "--course", str(grading.root),
+                     "--workers", "2"])
+    assert code == 0, f"mlcycle course autograde {' '.join(LAB_NAMES)} exited with {code}"
     found = {}
     with grading.gradebook() as gradebook:
         for lab in LAB_NAMES:
