@@ -4,6 +4,8 @@ import argparse
 import json
 import os
 import signal
+import subprocess
+import sys
 from dataclasses import replace
 
 import numpy as np
@@ -98,6 +100,34 @@ def test_csv_channel_and_threads_follow_cpus(cancer, tmp_path):
     missing = jobs.run(JobSpec("linear", "binary", "label", str(path)))
     assert missing.status == "Failed"
     assert "'label'" in missing.describe()["failure_reason"]
+
+
+# Run in a fresh interpreter, which has no fork server until it asks for one.
+EARLY_SERVER = """
+import psutil
+from mlcycle_ref import data, jobs
+
+def servers():
+    return {child.pid for child in psutil.Process().children()
+            if "multiprocessing.forkserver" in " ".join(child.cmdline())}
+
+if __name__ == "__main__":
+    before = servers()
+    jobs.start_worker_server()
+    started = servers()
+    jobs.start_worker_server()
+    train, validation, _ = data.split(data.load("breast_cancer").frame, "target", seed=0)
+    job = jobs.run(jobs.JobSpec("linear", "binary", "target", train, validation))
+    print(len(before), len(started), servers() == started, job.status)
+"""
+
+
+def test_worker_server_started_early_is_the_one_jobs_use(tmp_path):
+    script = tmp_path / "early.py"
+    script.write_text(EARLY_SERVER)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.split() == ["0", "1", "True", "Completed"]
 
 
 def test_bad_hyperparameters_fail_the_job_with_a_reason(cancer):

@@ -11,7 +11,8 @@ what resources (CPUs, memory, a maximum runtime). :func:`run` starts it on a *ba
   worker uses at most ``cpus`` threads, gets an address-space limit of ``memory_mb`` where the
   operating system allows one, and is stopped (SIGTERM, then SIGKILL after a grace period)
   once it runs longer than ``max_runtime`` seconds. Workers are forked from a server process
-  that imported the libraries once, so a job starts in milliseconds rather than seconds.
+  that imported the libraries once, so a job starts in milliseconds rather than seconds;
+  :func:`start_worker_server` starts that server early, so the first job does not wait either.
 * ``"dask"``: the same supervised worker, submitted to a ``distributed.Client`` (a
   ``LocalCluster`` unless a client or scheduler address is given). A ``dask.dataframe``
   input too big for one process is trained with ``xgboost.dask`` or ``lightgbm.dask`` across
@@ -51,7 +52,7 @@ from mlcycle_ref.evaluate import METRICS
 from mlcycle_ref.jobs.cli import register
 from mlcycle_ref.jobs.cluster import DASK_ALGORITHMS
 from mlcycle_ref.jobs.job import Job
-from mlcycle_ref.jobs.launch import run
+from mlcycle_ref.jobs.launch import run, start_worker_server
 from mlcycle_ref.jobs.spec import (
     BACKENDS,
     FINISHED,
@@ -65,4 +66,4 @@ from mlcycle_ref.jobs.worker import load_model
 
 __all__ = ["BACKENDS", "DASK_ALGORITHMS", "FINISHED", "METRICS", "POLL_INTERVAL",
            "SECONDARY_STATUSES", "STATUSES", "Job", "JobSpec", "JobStore", "StopTraining",
-           "as_store", "load_model", "register", "run"]
+           "as_store", "load_model", "register", "run", "start_worker_server"]

@@ -130,6 +130,25 @@ def _process_context():
     return context
 
 
+def start_worker_server() -> None:
+    """Start the server process that local jobs are forked from, and return at once.
+
+    The first local job of a session otherwise waits a second or two while that server
+    imports the libraries. Started early - in a notebook's first cell, say - the server
+    imports them while the next cells run, and the first job starts as quickly as the
+    later ones. Later calls, and jobs, use the same server. Workers inherit the environment
+    variables the server had when it started, so set those first. Where the platform has no
+    fork server (Windows), each job starts its own interpreter and this does nothing.
+
+    >>> start_worker_server()  # returns at once; the server imports in the background
+    >>> start_worker_server()  # already running: nothing more to do
+    """
+    if _process_context().get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+
+
 def _start_worker(folder: str):
     """Start the worker process and return (process, poll), poll() giving its exit code or None."""
     if multiprocessing.current_process().daemon:

@@ -119,33 +119,49 @@ def _read_channel(source, channel: str, target: str) -> pd.DataFrame:
     return frame
 
 
-def _fit(spec: JobSpec, train: pd.DataFrame, validation: pd.DataFrame | None) -> Pipeline:
-    """Fit the preprocessor, then the model, with the spec's round callback when there is one."""
+def _fit(spec: JobSpec, train: pd.DataFrame,
+         validation: pd.DataFrame | None) -> tuple[Pipeline, dict[str, pd.DataFrame]]:
+    """Fit the preprocessor, then the model, with the spec's round callback when there is one.
+
+    Returns the pipeline and the channels it preprocessed on the way (the validation rows
+    only when the callback needed them), so that scoring does not transform them again.
+    """
     params = dict(spec.hyperparameters)
     if "n_jobs" in models.default_hyperparameters(spec.algorithm, spec.task):
         params["n_jobs"] = spec.cpus
     pipeline = models.make_pipeline(spec.algorithm, train, spec.target, spec.task,
                                     seed=spec.seed, **params)
     inputs, labels = train.drop(columns=spec.target), train[spec.target]
-    preprocess = pipeline["preprocess"].fit(inputs, labels)
+    # One pass, as Pipeline.fit does: ColumnTransformer.fit would transform and discard.
+    preprocessed = {"train": pipeline["preprocess"].fit_transform(inputs, labels)}
     model, fit_params = pipeline["model"], {}
     boosting = spec.algorithm in _MODEL_FILES
     if spec.callback and boosting and validation is not None:
         factory = callbacks.load(spec.callback["factory"])
-        reporter = factory(
-            spec.callback["options"], preprocess.transform(validation.drop(columns=spec.target)),
-            validation[spec.target], task=spec.task, classes=np.unique(labels))
+        preprocessed["validation"] = pipeline["preprocess"].transform(
+            validation.drop(columns=spec.target))
+        reporter = factory(spec.callback["options"], preprocessed["validation"],
+                           validation[spec.target], task=spec.task, classes=np.unique(labels))
         if spec.algorithm == "lightgbm":
             fit_params["callbacks"] = [reporter.lightgbm]
         else:
             inner = "estimator__" if isinstance(model, models.LabelEncodedClassifier) else ""
             model.set_params(**{f"{inner}callbacks": [reporter]})
-    model.fit(preprocess.transform(inputs), labels, **fit_params)
-    return pipeline
+    model.fit(preprocessed["train"], labels, **fit_params)
+    return pipeline, preprocessed
 
 
-def _scores(pipeline, frame: pd.DataFrame, spec: JobSpec) -> dict[str, float]:
-    scores = evaluate.evaluate(pipeline, frame, spec.target, task=spec.task)
+def _scores(pipeline: Pipeline, frame: pd.DataFrame, spec: JobSpec,
+            features: pd.DataFrame | None = None) -> dict[str, float]:
+    """The spec's metrics of the fitted pipeline on ``frame``; ``features`` are the frame's
+    rows already preprocessed, when the fit made them."""
+    if features is None:
+        features = pipeline["preprocess"].transform(frame.drop(columns=spec.target))
+    label = spec.target
+    while label in features.columns:  # a preprocessed column may take the target's name
+        label += "_"
+    rows = features.assign(**{label: frame[spec.target].to_numpy()})
+    scores = evaluate.evaluate(pipeline["model"], rows, label, task=spec.task)
     return {name: value for name, value in scores.items()
             if not spec.metrics or name in spec.metrics}
 
@@ -163,10 +179,11 @@ def _train(spec: JobSpec, folder: Path) -> None:
     _append_event(folder, "InProgress", "Training", f"training on {len(train)} rows")
     started = time.perf_counter()
     with threadpool_limits(limits=spec.cpus):
-        pipeline = _fit(spec, train, validation)
+        pipeline, preprocessed = _fit(spec, train, validation)
     seconds = time.perf_counter() - started
-    scores = {"train": _scores(pipeline, train, spec),
-              "validation": None if validation is None else _scores(pipeline, validation, spec)}
+    scores = {name: None if frame is None else _scores(pipeline, frame, spec,
+                                                       preprocessed.get(name))
+              for name, frame in (("train", train), ("validation", validation))}
     _log(f"fitted in {seconds:.2f} s; metrics: {json.dumps(scores)}")
     _append_event(folder, "InProgress", "Uploading", "saving the model, preprocessor and metrics")
     _save(pipeline, spec, folder)
