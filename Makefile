@@ -7,6 +7,11 @@ BIN := $(VENV)/bin
 # One BLAS/OpenMP thread: on 2 cores, more threads made small fits up to 25x slower.
 RUN := PATH="$(CURDIR)/$(BIN):$$PATH" OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 PORT ?= 8000
+# rfc3987-syntax comes with jupyter-events (jsonschema's "format-nongpl" extra) and builds a
+# grammar when jsonschema is imported: 1.5 s of CPU in every process that loads nbformat or
+# Jupyter Book (a book build, each grading worker, each course command). It serves only
+# jsonschema's optional check of the "iri" string format, which no schema here uses.
+DROP_SLOW_EXTRAS := $(BIN)/python -m pip uninstall --quiet --yes rfc3987-syntax
 
 .PHONY: book pdf test serve bench clean
 
@@ -14,10 +19,12 @@ $(BIN)/.installed-book: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(DROP_SLOW_EXTRAS)
 	touch $@
 
 $(BIN)/.installed-test: $(BIN)/.installed-book
 	$(BIN)/python -m pip install --quiet -e ".[test,scale]"
+	$(DROP_SLOW_EXTRAS)
 	touch $@
 
 # --all rebuilds every page, so warnings from pages an earlier build read are not hidden;
