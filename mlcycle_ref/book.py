@@ -15,7 +15,8 @@ its stored outputs on the cells alone: after a change to ``mlcycle_ref`` a rebui
 show outputs of the old code. The cache therefore lives in a folder named after a
 fingerprint of the package's files, so a changed package executes the pages again. The pages
 missing from the cache are executed before Sphinx reads any page, one per core, longest first
-(see ``_execute_pages_in_parallel``).
+(see ``_execute_pages_in_parallel``). Sphinx then reads and writes the pages with one process
+per core (see ``_use_every_core``).
 
 The site search stems the pages exactly as its script stems a query, and joins the stems of
 one word family, so "leak" and "leakage" find the same pages (see ``join_word_families``).
@@ -493,6 +494,19 @@ def _execute_pages_in_parallel(app, env, docnames):
             logger.info(f"{run.docname}: executed in {result.time:.1f} s")
 
 
+def _use_every_core(app, config):
+    # Jupyter Book 1's command line has no -j, so Sphinx read and wrote the 64 pages in one
+    # process while the other core idled. Unless a caller chose a number of processes, use
+    # one per core. Sphinx reads in parallel only if every extension says it may;
+    # sphinx-multitoc-numbering, which sphinx-external-toc always loads, does not say, but it
+    # only replaces how section numbers are assigned, which Sphinx does in the main process
+    # once every page is read (and the book numbers no sections).
+    if app.parallel == 1:
+        app.parallel = len(os.sched_getaffinity(0))
+    if "sphinx_multitoc_numbering" in app.extensions:
+        app.extensions["sphinx_multitoc_numbering"].parallel_read_safe = True
+
+
 def _analyze_only_the_package(app):
     # autodoc parses the source of every class in the method resolution order of each class it
     # documents, looking for attribute comments of inherited members. The reference documents
@@ -771,6 +785,7 @@ def setup(app):
     html-page-context
     missing-reference
     """
+    app.connect("config-inited", _use_every_core)
     app.connect("config-inited", _use_local_mathjax)
     app.connect("config-inited", _cache_per_package_version)
     app.connect("builder-inited", _install_mathjax)
