@@ -662,7 +662,9 @@ class ApiModule(SphinxDirective):
     submodules, each submodule under its own heading.
 
     Its one argument is the module's dotted name; the directive parses what ``api_markup``
-    makes of it, so a package's new submodule gets its heading on the package's page:
+    makes of it, so a package's new submodule gets its heading on the package's page. Each
+    module's reference opens with links to every name it documents (see ``member_links``,
+    applied once the page is read):
 
     >>> ApiModule.required_arguments, ApiModule.optional_arguments
     (1, 0)
@@ -681,6 +683,49 @@ class ApiModule(SphinxDirective):
         nested_parse_with_titles(self.state, StringList(markup, source=self.env.docname),
                                  container)
         return container.children
+
+
+def _link_members(app, doctree):
+    # After the page is read: a package's submodules are sections of the page by then.
+    for part in doctree.findall(nodes.section):
+        member_links(part)
+
+
+def member_links(part: nodes.Element) -> None:
+    """Put a paragraph of links to the objects documented directly in ``part`` (a module's
+    reference) before the first of them.
+
+    The tables of contents list no functions or classes (``toc_object_entries`` is off, as
+    every page's sidebar copied them), so this line is how a reader jumps to one.
+
+    >>> from sphinx import addnodes
+    >>> part = nodes.section()
+    >>> for name in ("mlcycle_ref.pdf.print_book", "mlcycle_ref.pdf.CHROMIUM"):
+    ...     part += addnodes.desc("", addnodes.desc_signature("", "", ids=[name]))
+    >>> member_links(part)
+    >>> part[0].astext()
+    'In this module: print_book, CHROMIUM'
+    >>> part[0][1]["refid"]
+    'mlcycle_ref.pdf.print_book'
+    """
+    from sphinx import addnodes
+
+    described = [child for child in part.children if isinstance(child, addnodes.desc)]
+    targets = [ids[0] for desc in described
+               if (ids := desc.next_node(addnodes.desc_signature).get("ids"))]
+    if not targets:
+        return
+    links = nodes.paragraph(classes=["api-members"])
+    links += nodes.Text("In this module: ")
+    for number, target in enumerate(targets):
+        if number:
+            links += nodes.Text(", ")
+        links += nodes.reference("", "", nodes.literal(text=target.rpartition(".")[2]),
+                                 refid=target, internal=True)
+    first = part.index(described[0])
+    if first and isinstance(part[first - 1], addnodes.index):
+        first -= 1  # the first object's index entry stays next to it
+    part.insert(first, links)
 
 
 _MISSING = object()
@@ -781,6 +826,7 @@ def setup(app):
     build-finished
     builder-inited
     config-inited
+    doctree-read
     env-before-read-docs
     html-page-context
     missing-reference
@@ -801,6 +847,7 @@ def setup(app):
     app.connect("build-finished", _finish_search_index)
     app.connect("html-page-context", _drop_thebe)
     app.connect("missing-reference", _resolve_reexport)
+    app.connect("doctree-read", _link_members)
     app.connect("html-page-context", _default_colour_mode)
     app.add_directive("glossary-bank", GlossaryBank)
     app.add_directive("api-module", ApiModule)
