@@ -104,8 +104,10 @@ def test_csv_channel_and_threads_follow_cpus(cancer, tmp_path):
 
 # Run in a fresh interpreter, which has no fork server until it asks for one.
 EARLY_SERVER = """
+import os
 import psutil
 from mlcycle_ref import data, jobs
+from mlcycle_ref.paths import data_dir
 
 def servers():
     return {child.pid for child in psutil.Process().children()
@@ -115,10 +117,12 @@ if __name__ == "__main__":
     before = servers()
     jobs.start_worker_server()
     started = servers()
+    os.write(2, b"standard error is back\\n")
     jobs.start_worker_server()
     train, validation, _ = data.split(data.load("breast_cancer").frame, "target", seed=0)
     job = jobs.run(jobs.JobSpec("linear", "binary", "target", train, validation))
-    print(len(before), len(started), servers() == started, job.status)
+    log = data_dir() / "jobs" / jobs.launch.SERVER_LOG
+    print(len(before), len(started), servers() == started, job.status, log.exists())
 """
 
 
@@ -127,7 +131,8 @@ def test_worker_server_started_early_is_the_one_jobs_use(tmp_path):
     script.write_text(EARLY_SERVER)
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                           check=True)
-    assert done.stdout.split() == ["0", "1", "True", "Completed"]
+    assert done.stdout.split() == ["0", "1", "True", "Completed", "True"]
+    assert "standard error is back" in done.stderr
 
 
 def test_bad_hyperparameters_fail_the_job_with_a_reason(cancer):

@@ -47,9 +47,10 @@ True
 True
 """
 
+import importlib
+
 from mlcycle_ref.callbacks import StopTraining
 from mlcycle_ref.evaluate import METRICS
-from mlcycle_ref.jobs.cli import register
 from mlcycle_ref.jobs.cluster import DASK_ALGORITHMS
 from mlcycle_ref.jobs.job import Job
 from mlcycle_ref.jobs.launch import run, start_worker_server
@@ -61,9 +62,22 @@ from mlcycle_ref.jobs.spec import (
     STATUSES,
     JobSpec,
 )
-from mlcycle_ref.jobs.store import JobStore, as_store
 from mlcycle_ref.jobs.worker import load_model
 
 __all__ = ["BACKENDS", "DASK_ALGORITHMS", "FINISHED", "METRICS", "POLL_INTERVAL",
            "SECONDARY_STATUSES", "STATUSES", "Job", "JobSpec", "JobStore", "StopTraining",
            "as_store", "load_model", "register", "run", "start_worker_server"]
+
+# The store and the command line load SQLAlchemy. They are imported when first asked for, so
+# that the worker server, which imports this package to train, starts without it.
+_ON_FIRST_USE = {"JobStore": "store", "as_store": "store", "register": "cli"}
+
+
+def __getattr__(name: str):
+    if name in _ON_FIRST_USE:
+        return getattr(importlib.import_module(f"{__name__}.{_ON_FIRST_USE[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_ON_FIRST_USE})

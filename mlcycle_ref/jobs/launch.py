@@ -32,7 +32,6 @@ from mlcycle_ref.jobs.spec import (
     JobSpec,
     _is_dask_frame,
 )
-from mlcycle_ref.jobs.store import as_store
 from mlcycle_ref.jobs.worker import _worker_main
 from mlcycle_ref.paths import data_dir
 
@@ -83,6 +82,8 @@ def run(spec: JobSpec, *, backend: str = "local", wait: bool = True, store=None,
             f"training on a dask DataFrame uses xgboost.dask or lightgbm.dask: "
             f"JobSpec.algorithm must be one of {DASK_ALGORITHMS}, got {spec.algorithm!r}"
         )
+    from mlcycle_ref.jobs.store import as_store  # SQLAlchemy: only where a job starts
+
     store = as_store(store)
     name = spec.name or _default_name(spec)
     folder = Path(spec.output or data_dir() / "jobs") / name
@@ -130,6 +131,10 @@ def _process_context():
     return context
 
 
+SERVER_LOG = "worker-server.log"  # in data_dir()/jobs: what the worker server itself prints
+_server_lock = threading.Lock()
+
+
 def start_worker_server() -> None:
     """Start the server process that local jobs are forked from, and return at once.
 
@@ -137,16 +142,31 @@ def start_worker_server() -> None:
     imports the libraries. Started early - in a notebook's first cell, say - the server
     imports them while the next cells run, and the first job starts as quickly as the
     later ones. Later calls, and jobs, use the same server. Workers inherit the environment
-    variables the server had when it started, so set those first. Where the platform has no
-    fork server (Windows), each job starts its own interpreter and this does nothing.
+    variables the server had when it started, so set those first. What the server itself
+    prints (a library's warning while it imports, say) goes to ``SERVER_LOG`` in
+    ``data_dir()/jobs``, not into whichever notebook cell runs at that moment; each job
+    writes its own log. Where the platform has no fork server (Windows), each job starts
+    its own interpreter and this does nothing.
 
     >>> start_worker_server()  # returns at once; the server imports in the background
     >>> start_worker_server()  # already running: nothing more to do
     """
-    if _process_context().get_start_method() == "forkserver":
-        from multiprocessing import forkserver
+    if _process_context().get_start_method() != "forkserver":
+        return
+    from multiprocessing import forkserver
 
-        forkserver.ensure_running()
+    log = data_dir() / "jobs" / SERVER_LOG
+    log.parent.mkdir(parents=True, exist_ok=True)
+    # The server inherits this process's standard error: point it at the log while the
+    # server starts (a no-op when it runs already), then put it back.
+    with _server_lock, open(log, "ab") as server_log:
+        saved = os.dup(2)
+        try:
+            os.dup2(server_log.fileno(), 2)
+            forkserver.ensure_running()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def _start_worker(folder: str):
@@ -157,6 +177,7 @@ def _start_worker(folder: str):
         process = subprocess.Popen([sys.executable, "-m", "mlcycle_ref.jobs.worker", folder],
                                    stdin=subprocess.DEVNULL, start_new_session=True)
         return process, process.poll
+    start_worker_server()
     process = _process_context().Process(target=_worker_main, args=(folder,), daemon=True)
     process.start()
     return process, lambda: process.exitcode

@@ -29,7 +29,6 @@ from mlcycle_ref.jobs.spec import (
     SPEC_FILE,
     JobSpec,
 )
-from mlcycle_ref.jobs.store import as_store
 
 
 def _log(message: str) -> None:
@@ -230,6 +229,8 @@ def load_model(job_or_name, store=None) -> Pipeline:
     >>> sorted(set(model.predict(test))) <= ["Adelie", "Chinstrap", "Gentoo"]
     True
     """
+    from mlcycle_ref.jobs.store import as_store  # SQLAlchemy: not needed to train
+
     job = job_or_name if isinstance(job_or_name, Job) else as_store(store).get(job_or_name)
     if job.status != "Completed":
         raise ValueError(
