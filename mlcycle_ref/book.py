@@ -32,6 +32,7 @@ Enable it in ``_config.yml``::
 """
 
 import functools
+import gc
 import hashlib
 import importlib
 import json
@@ -508,6 +509,14 @@ def _use_every_core(app, config):
         app.extensions["sphinx_multitoc_numbering"].parallel_read_safe = True
 
 
+def _freeze_what_lives(app, *_):
+    # Python's cycle collector walked every object of the build again and again: the
+    # libraries imported, then every page read, all alive until the build ends. A fifth of a
+    # warm build went to it (warm --all 19.4 -> 15.4 s). At the end of each phase the objects
+    # alive are moved out of its reach; garbage made later is still collected.
+    gc.freeze()
+
+
 def _import_documented_modules(app, env, docnames):
     # The processes that read pages in parallel are forked from this one: importing the
     # documented modules here once (scikit-learn, XGBoost, nbgrader...) spares each reader
@@ -839,6 +848,7 @@ def setup(app):
     config-inited
     doctree-read
     env-before-read-docs
+    env-updated
     html-page-context
     missing-reference
     """
@@ -860,6 +870,8 @@ def setup(app):
     app.connect("html-page-context", _drop_thebe)
     app.connect("missing-reference", _resolve_reexport)
     app.connect("doctree-read", _link_members)
+    for phase_end in ("config-inited", "env-before-read-docs", "env-updated", "build-finished"):
+        app.connect(phase_end, _freeze_what_lives, priority=900)
     app.connect("html-page-context", _default_colour_mode)
     app.add_directive("glossary-bank", GlossaryBank)
     app.add_directive("api-module", ApiModule)
