@@ -40,9 +40,11 @@ pdf: $(BIN)/.installed-book
 	$(RUN) $(BIN)/jupyter-book build . --builder singlehtml -W -n --keep-going
 	$(RUN) $(BIN)/python -m mlcycle_ref.pdf _build/singlehtml/index.html _build/html/mlcycle-book.pdf
 
+# One test process per core (pytest-xdist), each taking whole files, so that a file's shared
+# set-up (a graded class, a built site) runs once; the book is built once, under a lock.
 test: $(BIN)/.installed-test
 	$(BIN)/ruff check .
-	$(RUN) $(BIN)/python -m pytest
+	$(RUN) $(BIN)/python -m pytest -n auto --dist loadfile
 
 serve: book
 	@echo "Serving the book on http://127.0.0.1:$(PORT)/ (Ctrl-C to stop)"

@@ -4,6 +4,7 @@ Chromium is Debian's (`apt-get install chromium`); Playwright only drives it, so
 ever downloaded.
 """
 
+import fcntl
 import functools
 import os
 import subprocess
@@ -74,14 +75,27 @@ def build_book(*options: str) -> subprocess.CompletedProcess:
     )
 
 
+@contextmanager
+def builds_locked():
+    """Hold the build folder for one test process: the suite runs in several (pytest -n), and
+    two builds into one folder would spoil each other."""
+    lock = OUTPUT / "_build" / ".tests-build.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
 def ensure_built(site: Path = SITE) -> Path:
-    """Return the built site, building the book first (as `make book` does) if it is stale."""
-    # Sphinx rewrites .buildinfo at the end of every build.
-    stamp = site / ".buildinfo"
-    if stamp.is_file() and stamp.stat().st_mtime >= newest_source_time():
-        return site
-    result = build_book("--all")
-    assert result.returncode == 0, (result.stdout + result.stderr)[-6000:]
+    """Return the built site, building the book first (as `make book` does) unless a build by
+    the tests succeeded since the sources last changed."""
+    # Not Sphinx's .buildinfo: a build that failed on a warning writes it too.
+    built = OUTPUT / "_build" / ".tests-built-ok"
+    with builds_locked():  # another test process may be building it right now
+        if not (built.is_file() and built.stat().st_mtime >= newest_source_time()):
+            result = build_book("--all")
+            assert result.returncode == 0, (result.stdout + result.stderr)[-6000:]
+            built.touch()
     return site
 
 

@@ -11,7 +11,16 @@ import shutil
 import subprocess
 
 import pytest
-from browser_support import OUTPUT, PHONE, SITE, ensure_built, launched_browser, serve, watched_page
+from browser_support import (
+    OUTPUT,
+    PHONE,
+    SITE,
+    builds_locked,
+    ensure_built,
+    launched_browser,
+    serve,
+    watched_page,
+)
 from test_book import toc_files
 
 from mlcycle_ref.quiz.bank import load_bank
@@ -29,15 +38,20 @@ AUDIT = """async () => {
 
 def install_axe() -> str:
     """Return the path of axe.min.js, installing axe-core from npm into the build folder."""
-    if not AXE_SCRIPT.is_file():
-        npm = shutil.which("npm")
-        assert npm, "npm is needed once to install axe-core (apt-get install npm)"
-        AXE_FOLDER.mkdir(parents=True, exist_ok=True)
-        result = subprocess.run([npm, "install", "--no-save", "--prefix", str(AXE_FOLDER),
-                                 f"axe-core@{AXE_VERSION}"], capture_output=True, text=True,
-                                timeout=300)
-        assert result.returncode == 0 and AXE_SCRIPT.is_file(), result.stderr[-2000:]
+    with builds_locked():  # one test process installs it, the others wait
+        if not AXE_SCRIPT.is_file():
+            _npm_install_axe()
     return str(AXE_SCRIPT)
+
+
+def _npm_install_axe() -> None:
+    npm = shutil.which("npm")
+    assert npm, "npm is needed once to install axe-core (apt-get install npm)"
+    AXE_FOLDER.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run([npm, "install", "--no-save", "--prefix", str(AXE_FOLDER),
+                             f"axe-core@{AXE_VERSION}"], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0 and AXE_SCRIPT.is_file(), result.stderr[-2000:]
 
 
 @pytest.fixture(scope="module")

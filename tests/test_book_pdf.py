@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from browser_support import OUTPUT, ROOT, SITE, build_book, ensure_built
+from browser_support import OUTPUT, ROOT, SITE, build_book, builds_locked, ensure_built
 from pypdf import PdfReader
 from test_book import toc_files
 
@@ -19,12 +19,13 @@ PDF = SITE / "mlcycle-book.pdf"
 def book_pdf():
     """Build the single-page HTML and print it, as `make pdf` does."""
     ensure_built()
-    single = build_book("--builder", "singlehtml")
-    assert single.returncode == 0, (single.stdout + single.stderr)[-4000:]
-    printed = subprocess.run(
-        [sys.executable, "-m", "mlcycle_ref.pdf", str(OUTPUT / "_build/singlehtml/index.html"),
-         str(PDF), "--toc", str(ROOT / "_toc.yml"), "--config", str(ROOT / "_config.yml")],
-        capture_output=True, text=True, timeout=900)
+    with builds_locked():  # the single-page build shares the html build's doctrees
+        single = build_book("--builder", "singlehtml")
+        assert single.returncode == 0, (single.stdout + single.stderr)[-4000:]
+        printed = subprocess.run(
+            [sys.executable, "-m", "mlcycle_ref.pdf", str(OUTPUT / "_build/singlehtml/index.html"),
+             str(PDF), "--toc", str(ROOT / "_toc.yml"), "--config", str(ROOT / "_config.yml")],
+            capture_output=True, text=True, timeout=900)
     assert printed.returncode == 0, printed.stderr[-3000:]
     return PdfReader(PDF), printed.stdout
 
