@@ -3,9 +3,11 @@ can clean up after it) and by SIGHUP (a dropped SSH session), leaves no process 
 folder, and a SIGHUP still prints the summary."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -74,24 +76,33 @@ def wait_until_nothing_is_left(marker: str, scratch: Path) -> None:
                detail=lambda: left_behind(marker, scratch))
 
 
-def test_a_killed_grading_process_leaves_no_worker_and_no_scratch(slow_class, tmp_path):
-    run, marker = start(slow_class, tmp_path / "scratch")
+@pytest.fixture
+def scratch():
+    """A folder for the run's TMPDIR, short enough for the Unix socket its fork server makes
+    there (at most 107 bytes of path): under pytest -n, tmp_path is too deep."""
+    folder = Path(tempfile.mkdtemp(prefix="mlcycle-signals-"))
+    yield folder / "scratch"
+    shutil.rmtree(folder)
+
+
+def test_a_killed_grading_process_leaves_no_worker_and_no_scratch(slow_class, scratch):
+    run, marker = start(slow_class, scratch)
     assert len(marked_processes(marker)) >= 3, "the parent, a fork server and workers"
     os.kill(run.pid, signal.SIGKILL)
     run.wait(timeout=30)
-    wait_until_nothing_is_left(marker, tmp_path / "scratch")
+    wait_until_nothing_is_left(marker, scratch)
     graded = len(list((slow_class.root / "grading" / LAB).glob("*.json")))
     assert 1 <= graded < len(STUDENTS), "killed mid-batch"
 
 
-def test_sighup_prints_the_summary_and_leaves_nothing(slow_class, tmp_path):
-    run, marker = start(slow_class, tmp_path / "scratch")
+def test_sighup_prints_the_summary_and_leaves_nothing(slow_class, scratch):
+    run, marker = start(slow_class, scratch)
     os.kill(run.pid, signal.SIGHUP)
     output, _ = run.communicate(timeout=60)
     assert run.returncode == 130
     assert "Interrupted: run the same command again to grade the rest." in output
     assert "submission(s) graded" in output
-    wait_until_nothing_is_left(marker, tmp_path / "scratch")
+    wait_until_nothing_is_left(marker, scratch)
 
 
 def test_the_next_run_removes_scratch_folders_of_dead_runs(tmp_path, monkeypatch):
