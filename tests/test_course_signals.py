@@ -116,3 +116,18 @@ def test_the_next_run_removes_scratch_folders_of_dead_runs(tmp_path, monkeypatch
     alive.mkdir()
     mine = Path(pool.new_scratch())
     assert sorted(path.name for path in tmp_path.iterdir()) == sorted([alive.name, mine.name])
+
+
+def test_a_temporary_folder_too_deep_for_the_workers_socket_is_refused_clearly(slow_class,
+                                                                               tmp_path):
+    deep = tmp_path / ("d" * 40) / ("e" * 40)
+    deep.mkdir(parents=True)
+    env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}",
+           "TMPDIR": str(deep)}
+    run = subprocess.run([sys.executable, "-m", "mlcycle_ref.cli", "course", "autograde",
+                          "tiny", "--course", str(slow_class.root)], env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2, run.stderr[-2000:]
+    assert "too deep for the grading workers' socket" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert not list((slow_class.root / "grading").rglob("*.json")), "nothing was graded"

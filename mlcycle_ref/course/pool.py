@@ -23,7 +23,7 @@ from collections import deque
 from pathlib import Path
 
 from mlcycle_ref.course.execute import grade_submission
-from mlcycle_ref.course.folder import FAILED
+from mlcycle_ref.course.folder import FAILED, CourseError
 
 WORKER_DIED = ("the grading worker process died while grading it on its own: its code kills the "
                "process that runs it")
@@ -146,6 +146,12 @@ def run_pool(jobs: list[dict], workers: int, handle, stop: threading.Event,
     queue, suspects = deque(jobs), deque()
     # What a killed parent leaves in the temporary folder: our scratch and multiprocessing's.
     leftovers = [folder for folder in (scratch, util.get_temp_dir()) if folder]
+    # The fork server listens on a Unix socket in multiprocessing's folder; Linux refuses a
+    # socket path of 108 bytes or more, which a deep TMPDIR reaches.
+    if len(os.path.join(util.get_temp_dir(), "listener-12345678").encode()) > 107:
+        raise CourseError(f"the temporary folder {tempfile.gettempdir()} is too deep for the "
+                          "grading workers' socket (a path of at most 107 bytes): set TMPDIR "
+                          "to a shorter folder, such as /tmp")
     while (queue or suspects) and not stop.is_set():
         pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
                                    initargs=(os.getpid(), process_identity(os.getpid()),
