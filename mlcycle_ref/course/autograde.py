@@ -286,12 +286,15 @@ def autograde(course: Course, labs: str | list[str] | None, *, workers: int | No
                TimeElapsedColumn(), "eta", TimeRemainingColumn(),
                "[progress.description]{task.description}")
     with Progress(*columns, console=Console(stderr=True), disable=not progress) as bar:
-        tasks = {lab: bar.add_task("", lab=lab, total=sum(
-            job["reference"]["lab"] == lab for job in jobs)) for lab in names}
+        left = {lab: sum(job["reference"]["lab"] == lab for job in jobs) for lab in names}
+        tasks = {lab: bar.add_task("", lab=lab, total=left[lab]) for lab in names}
 
         def handle(result):
-            _summarize(summaries[result["lab"]], _store(course, result["lab"], result, run))
-            bar.advance(tasks[result["lab"]])
+            lab = result["lab"]
+            _summarize(summaries[lab], _store(course, lab, result, run))
+            left[lab] -= 1
+            # A finished lab no longer names whom it is grading.
+            bar.update(tasks[lab], advance=1, **({} if left[lab] else {"description": ""}))
 
         # One pool for the whole run, so one log: the lab's folder, or grading/ for several.
         worker_log = course.root / "grading" / (names[0] if len(names) == 1 else "")
