@@ -49,6 +49,7 @@ from pathlib import Path, PurePosixPath
 import yaml
 from docutils import nodes
 from docutils.statemachine import StringList
+from sphinx import addnodes
 from sphinx.search.en import SearchEnglish
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
@@ -718,7 +719,6 @@ def member_links(part: nodes.Element) -> None:
     The tables of contents list no functions or classes (``toc_object_entries`` is off, as
     every page's sidebar copied them), so this line is how a reader jumps to one.
 
-    >>> from sphinx import addnodes
     >>> part = nodes.section()
     >>> for name in ("mlcycle_ref.pdf.print_book", "mlcycle_ref.pdf.CHROMIUM"):
     ...     part += addnodes.desc("", addnodes.desc_signature("", "", ids=[name]))
@@ -728,8 +728,6 @@ def member_links(part: nodes.Element) -> None:
     >>> part[0][1]["refid"]
     'mlcycle_ref.pdf.print_book'
     """
-    from sphinx import addnodes
-
     described = [child for child in part.children if isinstance(child, addnodes.desc)]
     targets = [ids[0] for desc in described
                if (ids := desc.next_node(addnodes.desc_signature).get("ids"))]
