@@ -7,9 +7,11 @@ page, a table of contents, each page of the site starting on a new sheet, code t
 instead of running off the paper - and prints it with ``page.pdf``.
 
 Chromium cannot number the pages of a table of contents by itself, so the book is printed
-twice: the first print carries an invisible marker at the start of every chapter, the text of
-that PDF says on which sheet each marker landed, and the second print fills those numbers in.
-The markers take no room, so both prints break their pages in the same places.
+twice. Each entry of the contents links to an anchor at the start of its chapter, and Chromium
+turns such links into named destinations: the first print says on which sheet each anchor
+landed, and the second print fills those numbers in. The numbers take the room of the
+placeholders they replace, so both prints break their pages in the same places, and in the
+PDF a reader can click an entry to go to its chapter.
 
 Run it as ``python -m mlcycle_ref.pdf _build/singlehtml/index.html _build/html/book.pdf``
 (``make pdf`` does).
@@ -24,8 +26,8 @@ from pathlib import Path
 #: Chromium from Debian; the same arguments as the browser tests (root needs --no-sandbox).
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-MARKER = "mlcyclechapter{:03d}"
-MARKER_FOUND = re.compile(r"mlcyclechapter(\d{3})")
+ANCHOR = "mlcycle-chapter-{}"
+ANCHOR_FOUND = re.compile(r"/?mlcycle-chapter-(\d+)")
 
 #: The site's navigation has no place on paper; code, tables and figures must fit the sheet.
 PRINT_CSS = """
@@ -55,7 +57,7 @@ details.hide > summary, .onlyprint, section#contents > h2, .visually-hidden {
   display: none !important;
 }
 .mlcycle-chapter-start { break-before: page; }
-.mlcycle-marker { position: absolute; font-size: 1px; color: white; line-height: 0; }
+.mlcycle-anchor { position: absolute; }
 #mlcycle-title { height: 240mm; display: flex; flex-direction: column; justify-content: center;
   text-align: center; break-after: page; }
 #mlcycle-title h1 { font-size: 26pt; margin-bottom: 1em; }
@@ -65,13 +67,15 @@ details.hide > summary, .onlyprint, section#contents > h2, .visually-hidden {
 #mlcycle-contents .part { font-weight: bold; margin-top: 0.7em; }
 #mlcycle-contents .entry { display: flex; gap: 0.3em; line-height: 1.45; }
 #mlcycle-contents .entry.section { padding-left: 1.5em; }
-#mlcycle-contents .entry .title { flex: none; max-width: 85%; }
+#mlcycle-contents .entry .title { flex: none; max-width: 85%; color: inherit;
+  text-decoration: none; }
 #mlcycle-contents .entry .leader { flex: 1; border-bottom: 1px dotted #777; margin-bottom: 0.3em; }
 #mlcycle-contents .entry .page { flex: none; min-width: 2em; text-align: right; }
 """
 
 #: Runs in the single page: finds where each page of the site starts, adds the title page,
-#: the table of contents (numbers left blank) and one marker per chapter. Returns the titles.
+#: the table of contents (numbers left blank, each entry a link to an anchor at its chapter's
+#: start). Returns the titles.
 PREPARE = """([title, subtitle, parts]) => {
   const starts = [...document.querySelectorAll("span[id^='document-']")];
   const chapters = starts.map((start, index) => {
@@ -82,10 +86,10 @@ PREPARE = """([title, subtitle, parts]) => {
     const anchor = heading || start;
     const title = heading ? heading.textContent.replace(/[#\\u00b6]\\s*$/, "").trim() : "";
     anchor.classList.add("mlcycle-chapter-start");
-    const marker = document.createElement("span");
-    marker.className = "mlcycle-marker";
-    marker.textContent = "MARKER".replace("{:03d}", String(index).padStart(3, "0"));
-    anchor.prepend(marker);
+    const target = document.createElement("span");
+    target.className = "mlcycle-anchor";
+    target.id = "ANCHOR".replace("{}", index);
+    anchor.prepend(target);
     return {docname: start.id.slice("document-".length), title};
   });
   const article = document.querySelector("article") || document.body;
@@ -116,14 +120,15 @@ PREPARE = """([title, subtitle, parts]) => {
     }
     const entry = document.createElement("div");
     entry.className = "entry" + (depthOf[chapter.docname] ? " section" : "");
-    entry.innerHTML = '<span class="title"></span><span class="leader"></span>' +
+    entry.innerHTML = '<a class="title" href="#' + "ANCHOR".replace("{}", index) + '"></a>' +
+                      '<span class="leader"></span>' +
                       '<span class="page" data-chapter="' + index + '">00</span>';
     entry.querySelector(".title").textContent = chapter.title;
     contents.append(entry);
   });
   article.prepend(page, contents);
   return chapters;
-}""".replace("MARKER", MARKER)
+}""".replace("ANCHOR", ANCHOR)
 
 #: With the root page in a subfolder (``book/index``), the single-page builder still writes
 #: image paths relative to its output folder: point every image that failed there.
@@ -141,7 +146,6 @@ FILL_NUMBERS = """(numbers) => {
   document.querySelectorAll("#mlcycle-contents .page").forEach((cell) => {
     cell.textContent = String(numbers[Number(cell.dataset.chapter)]);
   });
-  document.querySelectorAll(".mlcycle-marker").forEach((marker) => marker.remove());
 }"""
 
 #: Everything a page shows once its scripts have run: maths typeset, images decoded.
@@ -225,19 +229,33 @@ def toc_parts(toc_file: Path) -> list[tuple[str, list[str], list[int]]]:
     return parts
 
 
-def marker_pages(page_texts: list[str]) -> dict[int, int]:
-    """Return, for each chapter marker found, the number (from 1) of the first sheet it is on.
+def chapter_pages(pdf: bytes) -> dict[int, int]:
+    """Return, for each chapter anchor in the printed ``pdf``, the number (from 1) of the
+    sheet it is on, as the PDF's named destinations say.
 
-    ``page_texts`` holds the extracted text of each sheet, in order.
-
-    >>> marker_pages(["title", "mlcyclechapter000 intro", "text mlcyclechapter001", "more"])
+    >>> import io
+    >>> from pypdf import PdfWriter
+    >>> writer = PdfWriter()
+    >>> for _ in range(3):
+    ...     _ = writer.add_blank_page(width=100, height=100)
+    >>> _ = writer.add_named_destination("mlcycle-chapter-0", 1)
+    >>> _ = writer.add_named_destination("mlcycle-chapter-1", 2)
+    >>> _ = writer.add_named_destination("some-other-anchor", 0)
+    >>> printed = io.BytesIO()
+    >>> _ = writer.write(printed)
+    >>> chapter_pages(printed.getvalue())
     {0: 2, 1: 3}
     """
-    found: dict[int, int] = {}
-    for number, text in enumerate(page_texts, start=1):
-        for match in MARKER_FOUND.finditer(text.replace(" ", "")):
-            found.setdefault(int(match.group(1)), number)
-    return found
+    import io
+
+    from pypdf import PdfReader
+
+    reader = PdfReader(io.BytesIO(pdf))
+    found = {}
+    for name, destination in reader.named_destinations.items():
+        if match := ANCHOR_FOUND.fullmatch(name):
+            found[int(match.group(1))] = reader.get_destination_page_number(destination) + 1
+    return dict(sorted(found.items()))
 
 
 REDIRECT = re.compile(r"""http-equiv=["']refresh["'][^>]*url=([^"'>]+)""", re.IGNORECASE)
@@ -258,14 +276,6 @@ def follow_redirect(page: Path) -> Path:
     return (page.parent / found.group(1).strip()) if found else page
 
 
-def _page_texts(pdf: bytes) -> list[str]:
-    import io
-
-    from pypdf import PdfReader
-
-    return [page.extract_text() or "" for page in PdfReader(io.BytesIO(pdf)).pages]
-
-
 def print_book(single_page: Path, output: Path, toc_file: Path, *, title: str,
                subtitle: str = "", chromium: str = CHROMIUM) -> PrintedBook:
     """Print the single-page build ``single_page`` to ``output``; say what was printed.
@@ -273,7 +283,7 @@ def print_book(single_page: Path, output: Path, toc_file: Path, *, title: str,
     ``toc_file`` gives the parts of the table of contents; ``title`` and ``subtitle`` go on
     the title page; ``chromium`` is the browser's executable. Raises ``FileNotFoundError``
     naming a missing input, and ``RuntimeError`` when a chapter's start cannot be found in
-    the printed text. Printing needs the single-page build and Chromium (``make pdf`` makes
+    the first print. Printing needs the single-page build and Chromium (``make pdf`` makes
     both); an input that is missing is named before anything starts:
 
     >>> print_book(Path("_build/single/index.html"), Path("book.pdf"), Path("_toc.yml"),
@@ -307,11 +317,11 @@ def print_book(single_page: Path, output: Path, toc_file: Path, *, title: str,
             page.emulate_media(media="print")
             found = page.evaluate(PREPARE, [title, subtitle, parts])
             too_wide = page.evaluate(TOO_WIDE)
-            first = marker_pages(_page_texts(page.pdf(**options)))
+            first = chapter_pages(page.pdf(**options))
             missing = [chapter["title"] or chapter["docname"]
                        for index, chapter in enumerate(found) if index not in first]
             if missing:
-                raise RuntimeError(f"chapter starts not found in the printed text: {missing}")
+                raise RuntimeError(f"chapter starts not found in the first print: {missing}")
             page.evaluate(FILL_NUMBERS, [first[i] for i in range(len(found))])
             output.parent.mkdir(parents=True, exist_ok=True)
             page.pdf(path=str(output), **options)
