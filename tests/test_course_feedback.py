@@ -7,10 +7,13 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+import uuid
 
 import nbformat
 import pytest
 from test_course import LAB, answered, submit, tiny_source
+from test_course_signals import marked_processes
+from waiting import wait_until
 
 from mlcycle_ref import course
 
@@ -68,15 +71,24 @@ def test_a_score_waiting_for_marks_is_provisional(pages):
 CLI = ("import argparse, sys\nfrom mlcycle_ref import course\n"
        "parser = argparse.ArgumentParser()\ncourse.register(parser.add_subparsers())\n"
        "args = parser.parse_args(sys.argv[1:])\nsys.exit(args.handler(args))")
+#: How a script's background job (`make test &`) or nohup starts a program: with Ctrl-C
+#: ignored, which Python keeps. Relying on KeyboardInterrupt, the formgrader then never
+#: stopped (seen in a suite run started that way).
+CTRL_C_IGNORED = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+
+
+def start_grade(grading_course, tmp_path, **env):
+    """``mlcycle course grade tiny`` in a session of its own, its TMPDIR in ``tmp_path``."""
+    env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}",
+           "TMPDIR": str(tmp_path), **env}
+    return subprocess.Popen([sys.executable, "-c", CTRL_C_IGNORED + CLI, "course", "grade",
+                             "tiny", "--course", str(grading_course.root)], env=env,
+                            stdout=subprocess.PIPE, text=True, start_new_session=True)
 
 
 def test_grade_starts_the_formgrader_whose_feedback_hides_hidden_tests(pages, tmp_path):
     grading_course, _ = pages
-    env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}",
-           "TMPDIR": str(tmp_path)}
-    server = subprocess.Popen([sys.executable, "-c", CLI, "course", "grade", "tiny",
-                               "--course", str(grading_course.root)], env=env,
-                              stdout=subprocess.PIPE, text=True, start_new_session=True)
+    server = start_grade(grading_course, tmp_path)
     try:
         lines = [server.stdout.readline() for _ in range(2)]
         assert lines[0].startswith("formgrader of tiny_lab, for this computer only")
@@ -106,4 +118,17 @@ def test_grade_starts_the_formgrader_whose_feedback_hides_hidden_tests(pages, tm
     finally:
         os.killpg(server.pid, signal.SIGINT)
         assert server.wait(timeout=60) == 0
+    assert not list(tmp_path.glob("mlcycle-formgrader-*")), "its token and config are gone"
+
+
+def test_a_closed_terminal_stops_the_formgrader_even_while_it_starts(pages, tmp_path):
+    grading_course, _ = pages
+    marker = uuid.uuid4().hex
+    cli = start_grade(grading_course, tmp_path, MLCYCLE_TEST_RUN=marker)
+    wait_until(lambda: [line for line in marked_processes(marker) if "jupyter_server" in line],
+               "the formgrader's server process started")
+    os.kill(cli.pid, signal.SIGHUP)  # what a dropped SSH session sends
+    cli.communicate(timeout=60)
+    assert cli.returncode == 0
+    assert marked_processes(marker) == [], "the server in its own session is stopped too"
     assert not list(tmp_path.glob("mlcycle-formgrader-*")), "its token and config are gone"

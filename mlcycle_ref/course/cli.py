@@ -19,6 +19,7 @@ from mlcycle_ref.course.collect import collect
 from mlcycle_ref.course.export import export
 from mlcycle_ref.course.feedback import feedback
 from mlcycle_ref.course.folder import CELL_TIMEOUT, CourseError, init, open_course, roster_ids
+from mlcycle_ref.course.pool import stop_on_signals
 from mlcycle_ref.course.report import plot_pass_rates, plot_score_distribution, report
 from mlcycle_ref.course.sandbox import Limits, course_sandbox
 
@@ -77,16 +78,21 @@ def _grade_command(args) -> int:
     from mlcycle_ref.course import formgrader
 
     course = open_course(args.course)
-    server = formgrader.start(course, args.lab, port=args.port)
-    print(f"formgrader of {course.resolve(args.lab)}, for this computer only:\n  {server.url}\n"
-          "Mark the written answers there, then run feedback and export again. "
-          "Ctrl-C stops it.", flush=True)
-    try:
-        server.process.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
+    # The server runs in a session of its own, out of reach of Ctrl-C, a closed terminal
+    # (SIGHUP) and kill (SIGTERM): each of them stops it here, even while it starts. Caught
+    # rather than left to KeyboardInterrupt, Ctrl-C works too where it was inherited ignored
+    # (a background job of a script, nohup), and a second signal cannot cut the clean-up short.
+    with stop_on_signals() as stop:
+        server = formgrader.start(course, args.lab, port=args.port, stop=stop)
+        try:
+            if not stop.is_set():
+                print(f"formgrader of {course.resolve(args.lab)}, for this computer only:\n"
+                      f"  {server.url}\nMark the written answers there, then run feedback "
+                      "and export again. Ctrl-C stops it.", flush=True)
+            while server.process.poll() is None and not stop.wait(0.5):
+                pass
+        finally:
+            server.stop()
     return 0
 
 

@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,12 +145,14 @@ class Formgrader:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def start(course: Course, lab: str, *, port: int | None = None, wait: float = 120.0):
+def start(course: Course, lab: str, *, port: int | None = None, wait: float = 120.0,
+          stop: threading.Event | None = None):
     """Start the formgrader for ``course`` and return it (see :class:`Formgrader`).
 
     ``lab`` is a lab name or unique prefix, whose gradebook page the URL opens; ``port``
     the port to listen on (None: a free one). The server listens on 127.0.0.1 only, behind a
-    fresh token. It is given ``wait`` seconds to answer.
+    fresh token. It is given ``wait`` seconds to answer; once ``stop`` is set (Ctrl-C while
+    it starts, say) the wait ends and the server is returned as it is, for the caller to stop.
     """
     lab = course.resolve(lab)
     port = port or free_port()
@@ -167,7 +170,7 @@ def start(course: Course, lab: str, *, port: int | None = None, wait: float = 12
                                cwd=course.root, env=env, stdout=log, stderr=subprocess.STDOUT,
                                start_new_session=True)
     deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not (stop and stop.is_set()):
         if process.poll() is not None:
             log.close()
             text = (folder / "server.log").read_text()[-2000:]
@@ -178,5 +181,7 @@ def start(course: Course, lab: str, *, port: int | None = None, wait: float = 12
                 return Formgrader(process, f"http://127.0.0.1:{port}/formgrader/gradebook/{lab}"
                                   f"?token={token}", folder)
         time.sleep(0.2)
+    if stop and stop.is_set():
+        return Formgrader(process, "", folder)
     Formgrader(process, "", folder).stop()
     raise CourseError(f"the formgrader did not answer on port {port} within {wait:g} s")
