@@ -2,20 +2,17 @@
 
 One course grades thirteen synthetic submissions built from the lab's own notebooks, each with
 a known right score or a failure that must be reported; then the export, the feedback pages
-and the class report are checked against them. Two more courses check that a killed run
-resumes without grading anything twice, and that a Dask cluster grades like the pool.
+and the class report are checked against them. Another course checks that a Dask cluster
+grades like the pool. (Runs stopped by Ctrl-C and kill -9, and resumed, are graded in
+test_course_signals.py, on the tiny lab.)
 """
 
-import os
-import signal
-import subprocess
-import sys
+import shutil
 
 import nbformat
 import pandas as pd
 import pytest
 from test_course import submit
-from waiting import wait_until
 
 from mlcycle_ref import course, labs
 
@@ -154,10 +151,19 @@ def write_submissions(grading_course, submissions):
         submit(grading_course, student, nb, lab=LAB)
 
 
-def new_course(root, students):
+@pytest.fixture(scope="module")
+def lab_course(tmp_path_factory):
+    """A course of lab 2 without students, made once: each test grades a copy of its own."""
+    return course.init(tmp_path_factory.mktemp("lab02") / "course", lab_names=[LAB],
+                       timeout=CELL_TIMEOUT)
+
+
+def new_course(lab_course, root, students):
+    """A copy of ``lab_course`` in ``root`` with ``students`` enrolled (a copied course folder
+    grades in its new place: test_course_deadlines.py)."""
     roster = root / "students.csv"
     roster.write_text("id\n" + "\n".join(students) + "\n")
-    return course.init(root / "course", roster, lab_names=[LAB], timeout=CELL_TIMEOUT)
+    return course.init(shutil.copytree(lab_course.root, root / "course"), roster)
 
 
 def released_notebook(grading_course):
@@ -165,10 +171,10 @@ def released_notebook(grading_course):
 
 
 @pytest.fixture(scope="module")
-def graded_class(tmp_path_factory):
+def graded_class(lab_course, tmp_path_factory):
     """The class graded with two workers: (course, summary, submissions)."""
     root = tmp_path_factory.mktemp("class")
-    grading_course = new_course(root, [*EXPECTED, "absent"])
+    grading_course = new_course(lab_course, root, [*EXPECTED, "absent"])
     submissions = class_of_submissions(grading_course)
     write_submissions(grading_course, submissions)
     summary = course.autograde(grading_course, LAB, workers=2, memory_mb=MEMORY_MB)
@@ -309,67 +315,10 @@ def test_report_finds_the_task_the_class_failed(graded_class, tmp_path):
         assert fig.axes and fig.axes[0].get_title().startswith(LAB)
 
 
-CLI = ("import argparse, sys\nfrom mlcycle_ref import course\n"
-       "parser = argparse.ArgumentParser()\ncourse.register(parser.add_subparsers())\n"
-       "args = parser.parse_args(sys.argv[1:])\nsys.exit(args.handler(args))")
-
-
-def start_autograde(grading_course):
-    env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}"}
-    return subprocess.Popen([sys.executable, "-c", CLI, "course", "autograde", "lab02",
-                             "--course", str(grading_course.root), "--workers", "2"],
-                            env=env, start_new_session=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
-
-
-def records_after(grading_course, count: int) -> None:
-    """Wait until ``count`` grading records exist."""
-    folder = grading_course.root / "grading" / LAB
-    wait_until(lambda: len(list(folder.glob("*.json"))) >= count,
-               f"{count} grading record(s) of {LAB} are written", interval=0.05)
-
-
-def test_interrupted_and_killed_runs_resume_grading_each_submission_once(tmp_path):
-    students = [f"s{number}" for number in range(1, 7)]
-    grading_course = new_course(tmp_path, students)
-    released, right = released_notebook(grading_course), correct(grading_course)
-    write_submissions(grading_course, {student: right if index % 2 else released
-                                       for index, student in enumerate(students)})
-    # Ctrl-C: the run stops between two results and says so.
-    run = start_autograde(grading_course)
-    records_after(grading_course, 1)
-    os.killpg(run.pid, signal.SIGINT)
-    output, _ = run.communicate(timeout=60)
-    assert run.returncode == 130 and "Interrupted: run the same command again" in output
-    # kill -9: the run dies wherever it is.
-    stopped = {path.stem for path in (grading_course.root / "grading" / LAB).glob("*.json")}
-    run = start_autograde(grading_course)
-    records_after(grading_course, len(stopped) + 1)
-    os.killpg(run.pid, signal.SIGKILL)
-    run.wait()
-    first = {path.stem: course.read_record(path)
-             for path in (grading_course.root / "grading" / LAB).glob("*.json")}
-    assert 2 <= len(first) < len(students), "both runs stopped mid-batch"
-
-    summary = course.autograde(grading_course, LAB, workers=2)
-    assert sorted(summary.already) == sorted(first)
-    assert sorted(summary.graded) == sorted(set(students) - set(first))
-    for student in students:
-        again = record(grading_course, student)
-        assert again["merged"]
-        if student in first:
-            assert (again["run"], again["graded_at"]) == (first[student]["run"],
-                                                          first[student]["graded_at"])
-        expected = FULL if students.index(student) % 2 else 0
-        assert auto_score(grading_course, student) == expected, student
-    with grading_course.gradebook() as gradebook:
-        assert len(gradebook.find_assignment(LAB).submissions) == len(students)
-
-
-def test_a_dask_cluster_grades_like_the_pool(tmp_path):
+def test_a_dask_cluster_grades_like_the_pool(lab_course, tmp_path):
     from distributed import LocalCluster
 
-    grading_course = new_course(tmp_path, ["right", "broken"])
+    grading_course = new_course(lab_course, tmp_path, ["right", "broken"])
     write_submissions(grading_course, {"right": correct(grading_course),
                                        "broken": b"not a notebook"})
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,

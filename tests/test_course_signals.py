@@ -1,6 +1,7 @@
-"""Runs that leave nothing behind: the grading process killed mid-batch, by SIGKILL (nothing
-can clean up after it) and by SIGHUP (a dropped SSH session), leaves no process and no scratch
-folder, and a SIGHUP still prints the summary."""
+"""Runs that leave nothing behind and lose no work: the grading process stopped mid-batch by
+Ctrl-C, by SIGKILL (nothing can clean up after it) and by SIGHUP (a dropped SSH session) leaves
+no process and no scratch folder, a SIGHUP still prints the summary, and the next run grades
+each submission the stopped runs did not, once."""
 
 import os
 import shutil
@@ -20,36 +21,60 @@ from mlcycle_ref import course
 
 pytestmark = pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")
 STUDENTS = [f"s{number}" for number in range(1, 7)]
-SLOW = "import time\ntime.sleep(3)\ndef double(x):\n    return 2 * x"
+# Every submission sleeps, so that no run finishes its batch before the test stops it; every
+# other one is wrong, so that a score shows whose notebook a grade came from.
+SLOW = "import time\ntime.sleep(1.5)\ndef double(x):\n    return {}"
+#: Automatic points of the tiny lab (its written answer is marked by hand).
+AUTO = 3
 CLI = ("import argparse, sys\nfrom mlcycle_ref import course\n"
        "parser = argparse.ArgumentParser()\ncourse.register(parser.add_subparsers())\n"
        "args = parser.parse_args(sys.argv[1:])\nsys.exit(args.handler(args))")
 
 
-@pytest.fixture
-def slow_class(tmp_path):
-    (tmp_path / "sources" / LAB).mkdir(parents=True)
-    nbformat.write(tiny_source(), tmp_path / "sources" / LAB / f"{LAB}.ipynb")
-    roster = tmp_path / "students.csv"
+def expected_score(student):
+    return AUTO if STUDENTS.index(student) % 2 else 0
+
+
+@pytest.fixture(scope="module")
+def slow_class_made(tmp_path_factory):
+    """The class with its submissions, ungraded, made once."""
+    root = tmp_path_factory.mktemp("slow-class")
+    (root / "sources" / LAB).mkdir(parents=True)
+    nbformat.write(tiny_source(), root / "sources" / LAB / f"{LAB}.ipynb")
+    roster = root / "students.csv"
     roster.write_text("id\n" + "\n".join(STUDENTS) + "\n")
-    grading_course = course.init(tmp_path / "course", roster, source=tmp_path / "sources")
+    grading_course = course.init(root / "course", roster, source=root / "sources")
     for student in STUDENTS:
-        submit(grading_course, student, answered(grading_course, SLOW))
+        answer = SLOW.format("2 * x" if expected_score(student) else "x")
+        submit(grading_course, student, answered(grading_course, answer))
     return grading_course
 
 
-def start(grading_course, scratch: Path):
-    """The autograde command in a session of its own, marked so its processes can be found."""
+@pytest.fixture
+def slow_class(slow_class_made, tmp_path):
+    """A copy of the ungraded class for one test (a course folder grades wherever it is)."""
+    return course.open_course(shutil.copytree(slow_class_made.root, tmp_path / "course"))
+
+
+def records(grading_course) -> dict[str, dict]:
+    """Student -> grading record of each submission graded so far."""
+    return {path.stem: course.read_record(path)
+            for path in (grading_course.root / "grading" / LAB).glob("*.json")}
+
+
+def start(grading_course, scratch: Path, results: int = 1):
+    """The autograde command in a session of its own, marked so its processes can be found;
+    returned once the course has ``results`` grading records."""
     marker = uuid.uuid4().hex
-    scratch.mkdir()
+    scratch.mkdir(exist_ok=True)
     env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}",
            "TMPDIR": str(scratch), "MLCYCLE_TEST_RUN": marker}
     run = subprocess.Popen([sys.executable, "-c", CLI, "course", "autograde", "tiny",
                             "--course", str(grading_course.root), "--workers", "2"],
                            env=env, start_new_session=True, stdout=subprocess.PIPE,
                            stderr=subprocess.DEVNULL, text=True)
-    folder = grading_course.root / "grading" / LAB
-    wait_until(lambda: list(folder.glob("*.json")), "the first result came in")
+    wait_until(lambda: len(records(grading_course)) >= results,
+               f"{results} grading record(s) are written", interval=0.05)
     return run, marker
 
 
@@ -85,14 +110,35 @@ def scratch():
     shutil.rmtree(folder)
 
 
-def test_a_killed_grading_process_leaves_no_worker_and_no_scratch(slow_class, scratch):
-    run, marker = start(slow_class, scratch)
+def test_interrupted_and_killed_runs_leave_nothing_and_resume_grading_each_once(slow_class,
+                                                                              scratch):
+    # Ctrl-C: the run stops between two results and says so.
+    run, _ = start(slow_class, scratch)
+    os.killpg(run.pid, signal.SIGINT)
+    output, _ = run.communicate(timeout=60)
+    assert run.returncode == 130 and "Interrupted: run the same command again" in output
+    # kill -9 of the grading process alone: its workers take down all they started.
+    run, marker = start(slow_class, scratch, results=len(records(slow_class)) + 1)
     assert len(marked_processes(marker)) >= 3, "the parent, a fork server and workers"
     os.kill(run.pid, signal.SIGKILL)
     run.wait(timeout=30)
     wait_until_nothing_is_left(marker, scratch)
-    graded = len(list((slow_class.root / "grading" / LAB).glob("*.json")))
-    assert 1 <= graded < len(STUDENTS), "killed mid-batch"
+    first = records(slow_class)
+    assert 2 <= len(first) < len(STUDENTS), "both runs stopped mid-batch"
+
+    summary = course.autograde(slow_class, LAB, workers=2)
+    assert sorted(summary.already) == sorted(first)
+    assert sorted(summary.graded) == sorted(set(STUDENTS) - set(first))
+    again = records(slow_class)
+    for student in STUDENTS:
+        assert again[student]["merged"]
+        if student in first:
+            assert (again[student]["run"], again[student]["graded_at"]) == (
+                first[student]["run"], first[student]["graded_at"])
+    with slow_class.gradebook() as gradebook:
+        submissions = gradebook.find_assignment(LAB).submissions
+        assert {submission.student.id: submission.score for submission in submissions} == {
+            student: expected_score(student) for student in STUDENTS}
 
 
 def test_sighup_prints_the_summary_and_leaves_nothing(slow_class, scratch):
