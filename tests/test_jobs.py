@@ -208,6 +208,21 @@ def test_spec_checks_its_fields():
         jobs.run(JobSpec("linear", "binary", "y", "train.csv"), backend="cloud")
 
 
+def test_a_job_names_its_owner_before_the_store_lists_it(cancer, monkeypatch):
+    # A tuner killed just after the store listed a job once left it without any event, and a
+    # resumed tuner waited for it forever: nothing told whose the job was.
+    owners = []
+    add = jobs.JobStore._add
+
+    def listing(store, name, folder, record):
+        owners.append([event.get("supervisor") for event in read_events(folder)])
+        add(store, name, folder, record)
+
+    monkeypatch.setattr(jobs.JobStore, "_add", listing)
+    job = jobs.run(JobSpec("linear", "binary", "target", cancer.train))
+    assert owners == [[os.getpid()]] and job.status == "Completed"
+
+
 def test_store_lists_jobs_and_the_command_line_shows_them(cancer, capsys):
     train, validation, _ = cancer
     first = jobs.run(JobSpec("linear", "binary", "target", train, validation, name="first"))

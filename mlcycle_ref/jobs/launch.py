@@ -104,10 +104,12 @@ def run(spec: JobSpec, *, backend: str = "local", wait: bool = True, store=None,
         "created": _now(),
     }
     (folder / SPEC_FILE).write_text(json.dumps(record, indent=2), encoding="utf-8")
-    store._add(name, folder, record)
-    job = Job(name, folder, store)
+    # The first event names this process before the store lists the job: a job found in the
+    # store always has an owner, so a later look can settle it if this process dies here.
     _append_event(folder, "InProgress", "Starting", f"job created for the {backend} backend",
                   host=socket.gethostname(), supervisor=os.getpid())
+    store._add(name, folder, record)
+    job = Job(name, folder, store)
     if backend == "local":
         threading.Thread(target=_supervise, args=(str(folder),), daemon=True,
                          name=f"supervise-{name}").start()
