@@ -56,8 +56,6 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 from optuna.trial import TrialState
 from rich.progress import MofNCompleteColumn, Progress
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 from mlcycle_ref import callbacks, evaluate, jobs, models
 from mlcycle_ref.paths import data_dir
@@ -258,6 +256,11 @@ def storage_url(storage: str | Path | None) -> str:
         return f"{JOURNAL}{storage.resolve()}"
     if storage.startswith(JOURNAL):
         return storage
+    # SQLAlchemy only here: each trial's worker imports this module for TrialReporter, and
+    # importing SQLAlchemy there took half the time of a small trial.
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         make_url(storage)
     except ArgumentError:
