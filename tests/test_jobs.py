@@ -19,6 +19,9 @@ from mlcycle_ref.jobs.job import _read_events as read_events
 
 # Enough boosting rounds on breast_cancer to keep a job busy for minutes.
 ENDLESS = {"n_estimators": 1_000_000, "learning_rate": 0.001}
+# Maximum runtime in seconds of the endless jobs that must be stopped for running too long:
+# the job trains (on one CPU) until then, so a longer limit only costs time.
+LIMIT = 0.5
 
 
 @pytest.fixture(autouse=True)
@@ -155,12 +158,12 @@ def test_bad_hyperparameters_fail_the_job_with_a_reason(cancer):
 def test_job_over_its_runtime_is_stopped_after_it(cancer):
     train, validation, _ = cancer
     job = jobs.run(JobSpec("xgboost", "binary", "target", train, validation,
-                           hyperparameters=ENDLESS, max_runtime=1.5))
+                           hyperparameters=ENDLESS, max_runtime=LIMIT))
     summary = job.describe()
     assert (summary["status"], summary["secondary_status"]) == ("Stopped", "MaxRuntimeExceeded")
     # How soon after the limit it stops depends on the machine's load: not a test's business.
     lasted = (summary["ended"] - summary["started"]).total_seconds()
-    assert lasted >= 1.5, "stopped before its maximum runtime"
+    assert lasted >= LIMIT, "stopped before its maximum runtime"
     assert "maximum runtime" in summary["failure_reason"]
 
 
@@ -272,7 +275,7 @@ def test_dask_backend_runs_a_supervised_job(cancer, client):
     assert jobs.load_model(job).predict(test.drop(columns="target")).shape == (len(test),)
 
     late = jobs.run(JobSpec("xgboost", "binary", "target", train, hyperparameters=ENDLESS,
-                            max_runtime=1.0), backend="dask", client=client)
+                            max_runtime=LIMIT), backend="dask", client=client)
     assert late.secondary_status == "MaxRuntimeExceeded"
 
 
@@ -302,7 +305,7 @@ def test_dask_dataframe_trains_with_the_librarys_dask_module(cancer, client, alg
     with pytest.raises(ValueError, match="backend='dask'"):
         jobs.run(spec)
 
-    late = jobs.run(replace(spec, hyperparameters=ENDLESS, max_runtime=1.0), backend="dask",
+    late = jobs.run(replace(spec, hyperparameters=ENDLESS, max_runtime=LIMIT), backend="dask",
                     client=client)
     assert (late.status, late.secondary_status) == ("Stopped", "MaxRuntimeExceeded")
     assert "maximum runtime" in late.describe()["failure_reason"]

@@ -72,10 +72,25 @@ def test_tuner_checks_its_settings(template):
         tuning.Tuner(template, "roc_auc", strategy="genetic")
 
 
-def test_bayesian_tuning_with_parallel_jobs_gives_results_best_job_and_plots(template):
-    tuner = tuning.Tuner(template, "validation:roc_auc", BOOSTING, max_jobs=6,
-                         max_parallel_jobs=2, seed=1)
-    results = tuner.run(progress=False).results()
+@pytest.fixture(scope="module")
+def bayesian(template, tmp_path_factory):
+    """A finished bayesian tuning of six trials in a folder of its own: (folder, tuner).
+
+    Run once for the tests that only read it; none of them runs it again or changes its study.
+    """
+    folder = tmp_path_factory.mktemp("bayesian")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLCYCLE_DATA_DIR", str(folder))
+        tuner = tuning.Tuner(template, "validation:roc_auc", BOOSTING, max_jobs=6,
+                             max_parallel_jobs=2, seed=1)
+        tuner.run(progress=False)
+    return folder, tuner
+
+
+def test_bayesian_tuning_with_parallel_jobs_gives_results_best_job_and_plots(bayesian,
+                                                                              monkeypatch):
+    folder, tuner = bayesian
+    results = tuner.results()
     assert len(results) == 6 and (results["state"] == "COMPLETE").all()
     assert {"learning_rate", "max_depth", "n_estimators", "validation:roc_auc"} <= set(results)
     best = tuner.best_job()
@@ -84,6 +99,7 @@ def test_bayesian_tuning_with_parallel_jobs_gives_results_best_job_and_plots(tem
         results["validation:roc_auc"].max())
     assert {k: best.describe()["hyperparameters"][k] for k in tuner.best_params} == (
         tuner.best_params)
+    monkeypatch.setenv("MLCYCLE_DATA_DIR", str(folder))  # where the tuning ran
     stored = jobs.JobStore().list()
     assert sorted(stored["name"]) == sorted(results["job"])
     for figure in (tuner.plot_history(), tuner.plot_parameters(), tuner.plot_importance()):
@@ -105,7 +121,7 @@ def test_grid_covers_each_combination_once_and_minimizes_losses(template):
 
 def test_random_search_is_reproducible_with_a_seed(template):
     def params(study_name):
-        tuner = tuning.Tuner(template, "roc_auc", BOOSTING, strategy="random", max_jobs=3,
+        tuner = tuning.Tuner(template, "roc_auc", BOOSTING, strategy="random", max_jobs=2,
                              seed=7, study_name=study_name)
         return tuner.run(progress=False).results()[[r.name for r in BOOSTING]]
 
@@ -129,16 +145,16 @@ def test_poor_trials_are_pruned_from_per_round_scores(template, strategy, early_
     assert set(trial.intermediate_values) <= set(range(10, 61, 10))
 
 
-def test_warm_start_copies_the_earlier_trials(template):
-    first = tuning.Tuner(template, "roc_auc", BOOSTING, max_jobs=3, study_name="first")
-    first.run(progress=False)
+def test_warm_start_copies_the_earlier_trials(template, bayesian):
+    _, first = bayesian  # its study is only read: the copies go to this test's own storage
     second = tuning.Tuner(template, "roc_auc", BOOSTING, max_jobs=2, study_name="second",
                           warm_start=first).run(progress=False)
     results = second.results()
-    assert (results["source"] == "warm start").sum() == 3
+    earlier = first.results()
+    assert (results["source"] == "warm start").sum() == len(earlier) == 6
     assert (results["source"] == "this study").sum() == 2
     copied = results.loc[results["source"] == "warm start", "validation:roc_auc"]
-    assert sorted(copied) == sorted(first.results()["validation:roc_auc"])
+    assert sorted(copied) == sorted(earlier["validation:roc_auc"])
 
 
 RESUMABLE = textwrap.dedent("""
