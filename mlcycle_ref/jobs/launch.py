@@ -180,7 +180,8 @@ def _start_worker(folder: str):
                                    stdin=subprocess.DEVNULL, start_new_session=True)
         return process, process.poll
     start_worker_server()
-    process = _process_context().Process(target=_worker_main, args=(folder,), daemon=True)
+    process = _process_context().Process(target=_worker_main, args=(folder, os.getpid()),
+                                         daemon=True)
     process.start()
     return process, lambda: process.exitcode
 
@@ -194,8 +195,7 @@ def _supervise(folder: str) -> str:
     except Exception as error:  # the job fails, the caller carries on
         _append_event(path, "Failed", "Failed", f"could not start the worker process: {error}")
         return "Failed"
-    _append_event(path, "InProgress", "Starting", f"worker process {process.pid} started",
-                  pid=process.pid, host=socket.gethostname(), supervisor=os.getpid())
+    # The worker records its own start (see worker._worker_main), before it can record more.
     deadline = time.monotonic() + spec["max_runtime"]
     while poll() is None:
         if time.monotonic() > deadline:
@@ -225,7 +225,7 @@ def _stop_worker(folder: Path, process, poll, secondary: str, message: str) -> N
         while poll() is None:
             time.sleep(POLL_INTERVAL / 5)
     # The worker may have finished on its own in the meantime: its own final status stands.
-    if _read_events(folder)[-1]["status"] == "Stopping":
+    if not _is_finished(_read_events(folder)):
         _append_event(folder, "Stopped", secondary, message)
 
 

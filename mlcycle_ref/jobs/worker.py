@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sys
 import time
 import traceback
@@ -81,9 +82,17 @@ def _failure_reason(error: BaseException, spec: JobSpec) -> str:
     return text[-MAX_REASON:]
 
 
-def _worker_main(folder: str) -> None:
-    """Entry point of the worker process: train, record the outcome, never raise."""
+def _worker_main(folder: str, supervisor: int | None = None) -> None:
+    """Entry point of the worker process: train, record the outcome, never raise.
+
+    ``supervisor`` is the process id of the supervisor (default: the parent process). The
+    worker records its own start, naming both: written by the supervisor after starting it,
+    that event could land after the worker's own (Training, even Completed) on a busy machine.
+    """
     path = Path(folder)
+    _append_event(path, "InProgress", "Starting", f"worker process {os.getpid()} started",
+                  pid=os.getpid(), host=socket.gethostname(),
+                  supervisor=supervisor or os.getppid())
     log = open(path / LOG_FILE, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - for the process
     os.dup2(log.fileno(), 1)
     os.dup2(log.fileno(), 2)
