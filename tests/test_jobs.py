@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -109,6 +110,7 @@ def test_csv_channel_and_threads_follow_cpus(cancer, tmp_path):
 EARLY_SERVER = """
 import os
 import psutil
+from waiting import wait_until
 from mlcycle_ref import data, jobs
 from mlcycle_ref.paths import data_dir
 
@@ -119,7 +121,8 @@ def servers():
 if __name__ == "__main__":
     before = servers()
     jobs.start_worker_server()
-    started = servers()
+    # Its process exists at once, and shows as the fork server once Python runs in it.
+    started = wait_until(servers, "the worker server shows among the child processes")
     os.write(2, b"standard error is back\\n")
     jobs.start_worker_server()
     train, validation, _ = data.split(data.load("breast_cancer").frame, "target", seed=0)
@@ -132,8 +135,10 @@ if __name__ == "__main__":
 def test_worker_server_started_early_is_the_one_jobs_use(tmp_path):
     script = tmp_path / "early.py"
     script.write_text(EARLY_SERVER)
+    tests = os.pathsep.join(filter(None, [str(Path(__file__).parent),
+                                          os.environ.get("PYTHONPATH")]))
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                          check=True)
+                          check=True, env={**os.environ, "PYTHONPATH": tests})
     assert done.stdout.split() == ["0", "1", "True", "Completed", "True"]
     assert "standard error is back" in done.stderr
 
