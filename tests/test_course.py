@@ -257,7 +257,9 @@ import mlcycle_ref.checks as c
 c.expect_close = lambda *args, **kwargs: None
 c.expect_equal.__code__ = (lambda *args, **kwargs: None).__code__
 all = lambda values: True"""
-SLEEPY_CELLS = 15  # each sleeps 1.5 s: no cell times out, the whole runs into the limit
+# Each sleeps 0.5 s, well within the 2 s cell timeout even on a busy machine (cells of 1.5 s
+# timed out there): no cell times out, the whole runs into the limit.
+SLEEPY_CELLS = 40
 # The limit the others must keep: s005, the slowest, takes a kernel start, its 2 s timeout and
 # nbclient's 4 s wait for the output of the cell that ignored the interrupt (7-8 s with both
 # cores busy).
@@ -268,7 +270,7 @@ LIMIT = 14
 def graded(tiny_course):
     """Grade a small class of the tiny lab, most of it hostile, with short limits."""
     sleepy = answered(tiny_course)
-    sleepy.cells[3:3] = [new_code_cell("import time\ntime.sleep(1.5)")
+    sleepy.cells[3:3] = [new_code_cell("import time\ntime.sleep(0.5)")
                          for _ in range(SLEEPY_CELLS)]
     submissions = {
         "s001": answered(tiny_course, "import os\nos.kill(os.getppid(), 9)"),
@@ -280,7 +282,8 @@ def graded(tiny_course):
     }
     for student, nb in submissions.items():
         submit(tiny_course, student, nb)
-    return course.autograde(tiny_course, LAB, workers=2, timeout=2, limit=LIMIT)
+    # A worker for s003 from the start: it sleeps through the limit, the others grade the rest.
+    return course.autograde(tiny_course, LAB, workers=3, timeout=2, limit=LIMIT)
 
 
 def scores(tiny, student):
