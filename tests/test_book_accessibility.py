@@ -62,7 +62,8 @@ def audit():
     findings: dict[str, list] = {}
 
     def run(page, state: str) -> list:
-        page.add_script_tag(path=script)
+        if not page.evaluate("typeof axe !== 'undefined'"):  # once per page load
+            page.add_script_tag(path=script)
         violations = page.evaluate(AUDIT)
         findings[state] = violations
         return [v for v in violations if v["impact"] in BLOCKING]
@@ -103,20 +104,23 @@ def describe(blocking: dict[str, list]) -> str:
 
 
 def use_scheme(page, scheme: str) -> None:
-    """Show the page in a colour scheme, as the theme's switch does."""
+    """Show the page in a colour scheme, as the theme's switch does, and end the colour
+    transitions the switch starts (axe would measure colours half-way)."""
     page.evaluate(f"document.documentElement.dataset.theme = '{scheme}'")
+    page.evaluate("document.getAnimations().forEach((running) => running.finish())")
 
 
-@pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_every_page_has_no_serious_violation(page, audit, url_of, scheme):
-    page.emulate_media(color_scheme=scheme)
+def test_every_page_has_no_serious_violation_in_either_scheme(page, audit, url_of):
     blocking = {}
     for source in toc_files():
+        page.emulate_media(color_scheme="light")
         page.goto(url_of(source))
-        use_scheme(page, scheme)
-        found = audit(page, f"{source} ({scheme})")
-        if found:
-            blocking[source] = found
+        for scheme in ("light", "dark"):  # one visit, both schemes: as the switch shows them
+            page.emulate_media(color_scheme=scheme)
+            use_scheme(page, scheme)
+            found = audit(page, f"{source} ({scheme})")
+            if found:
+                blocking[f"{source} ({scheme})"] = found
     assert not blocking, describe(blocking)
 
 
