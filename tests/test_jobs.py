@@ -190,8 +190,10 @@ def test_stop_and_a_killed_worker_end_the_job_not_the_caller(cancer):
                                hyperparameters=ENDLESS), wait=False)
     killed = jobs.run(JobSpec("xgboost", "binary", "target", train, validation,
                               hyperparameters=ENDLESS), wait=False)
-    wait_until(lambda: "Training" in _secondary(killed) + _secondary(stopped),
-               "one of the two endless jobs started training", interval=0.05)
+    # Both must train: the worker names its pid when it starts, which may come after the
+    # other job's worker is already training on a busy machine.
+    wait_until(lambda: "Training" in _secondary(killed) and "Training" in _secondary(stopped),
+               "both endless jobs started training", interval=0.05)
     stopped.stop().wait(timeout=10)
     assert (stopped.status, stopped.secondary_status) == ("Stopped", "Stopped")
     assert stopped.stop_requested
