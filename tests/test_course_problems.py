@@ -93,3 +93,19 @@ def test_report_writes_a_csv_beside_plots_with_legends(graded, tmp_path, mlcycle
     for plot in (course.plot_score_distribution, course.plot_pass_rates):
         legend = plot(lab_report).axes[0].get_legend()
         assert legend is not None and legend.get_texts()
+
+
+def test_the_graders_own_cell_is_not_held_to_the_students_cell_timeout(tmp_path):
+    # The grader's set-up cell once failed an honest submission: on a busy machine the
+    # kernel's first cell took longer than the class's 2 s cell timeout.
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from mlcycle_ref.course.kernel import GRADER_CELL, run_notebook
+
+    slow = "import time\ntime.sleep(1.5)"
+    nb = new_notebook(cells=[new_code_cell(slow, metadata={GRADER_CELL: True}),
+                             new_code_cell(slow)])
+    run_notebook(nb, tmp_path, timeout=1, limit=60)
+    graders, students = nb.cells
+    assert graders.outputs == []
+    assert "CellTimeoutError" in [output.get("ename") for output in students.outputs]

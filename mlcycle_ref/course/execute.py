@@ -19,7 +19,7 @@ from nbformat.v4 import new_code_cell
 from mlcycle_ref import labs
 from mlcycle_ref.course.cells import grade_id_of, is_test
 from mlcycle_ref.course.folder import FAILED, GRADED, CourseError
-from mlcycle_ref.course.kernel import DROPPED_NOTE, MAX_CELL_OUTPUT, run_notebook
+from mlcycle_ref.course.kernel import DROPPED_NOTE, GRADER_CELL, MAX_CELL_OUTPUT, run_notebook
 from mlcycle_ref.course.restore import GradingGuard, restore
 from mlcycle_ref.labs.secret import in_environment
 
@@ -36,7 +36,7 @@ def _guarded(nb, imports: str, memory_mb: int | None):
         "import builtins, contextlib, importlib, sys",
         inspect.getsource(GradingGuard),
         f"_mlcycle_guard = GradingGuard({imports!r}, memory_mb={memory_mb!r})",
-        "del GradingGuard"]))
+        "del GradingGuard"]), metadata={GRADER_CELL: True})
     for cell in nb.cells:
         if is_test(cell):
             cell.source = f"{GUARD_LINE}\n{cell.source}"
