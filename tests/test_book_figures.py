@@ -5,6 +5,7 @@ in pixels and any labels that overlap. In Chromium, at a desktop and at a phone 
 picture's shown width divided by its own width scales that text to what the reader sees.
 """
 
+import re
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -17,6 +18,7 @@ from test_book import toc_files
 from mlcycle_ref.plots import OVERLAPS_KEY, SMALLEST_TEXT_KEY, new_figure, text_report
 
 SMALLEST_READABLE_PX = 9
+IMAGE_SOURCE = re.compile(r'<img[^>]*\ssrc="([^"]+\.png)"')
 SHOWN = """() => [...document.querySelectorAll("article img")].map((img) => ({
   src: img.src, shown: img.getBoundingClientRect().width, natural: img.naturalWidth}))"""
 
@@ -24,6 +26,18 @@ SHOWN = """() => [...document.querySelectorAll("article img")].map((img) => ({
 def png_text(path: Path) -> dict[str, str]:
     with Image.open(path) as picture:
         return dict(getattr(picture, "text", {}) or picture.info)
+
+
+def pages_with_measured_figures() -> list[str]:
+    """The built pages that include a PNG carrying text measurements: the only pages the
+    browser needs to open (a superset of those showing one in their article)."""
+    pages = []
+    for source in toc_files():
+        html = SITE / f"{source}.html"
+        pictures = {html.parent / unquote(src) for src in IMAGE_SOURCE.findall(html.read_text())}
+        if any(SMALLEST_TEXT_KEY in png_text(path) for path in pictures if path.is_file()):
+            pages.append(source)
+    return pages
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +50,7 @@ def shown_figures():
         for name, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
             page = browser.new_page(viewport=viewport)
             rows = []
-            for source in toc_files():
+            for source in pages_with_measured_figures():
                 page.goto((SITE / f"{source}.html").as_uri())
                 page.wait_for_load_state("load")
                 for image in page.evaluate(SHOWN):
