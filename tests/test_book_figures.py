@@ -44,13 +44,14 @@ def pages_with_measured_figures() -> list[str]:
 def shown_figures():
     """For each width, every measured figure: (page, file, smallest text as shown in px)."""
     ensure_built()
+    sources = pages_with_measured_figures()
     measured = {}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(**LAUNCH)
         for name, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
             page = browser.new_page(viewport=viewport)
             rows = []
-            for source in pages_with_measured_figures():
+            for source in sources:
                 page.goto((SITE / f"{source}.html").as_uri())
                 page.wait_for_load_state("load")
                 for image in page.evaluate(SHOWN):
