@@ -143,6 +143,39 @@ def test_worker_server_started_early_is_the_one_jobs_use(tmp_path):
     assert "standard error is back" in done.stderr
 
 
+# A fresh interpreter grades first: its grading pool starts the fork server.
+GRADING_FIRST = """
+import threading
+import psutil
+from mlcycle_ref import data, jobs
+from mlcycle_ref.course.pool import run_pool
+
+if __name__ == "__main__":
+    results = []
+    run_pool([{"student": "nobody", "reference": {"lab": "lab01"}, "sha256": ""}], 1, results.append, threading.Event())
+    train, validation, _ = data.split(data.load("breast_cancer").frame, "target", seed=0)
+    job = jobs.run(jobs.JobSpec("linear", "binary", "target", train, validation))
+    for child in psutil.Process().children():
+        if "multiprocessing.forkserver" in " ".join(child.cmdline()):
+            print(len(results), job.status, " ".join(child.cmdline()))
+"""
+
+
+def test_jobs_after_grading_fork_from_a_server_that_preloaded_the_job_worker(tmp_path):
+    # Python has one fork server per process; were it started with the grading modules only,
+    # every later job would import XGBoost, LightGBM and Optuna afresh.
+    script = tmp_path / "grading_first.py"
+    script.write_text(GRADING_FIRST)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          check=True)
+    servers = done.stdout.splitlines()
+    assert len(servers) == 1, done.stdout + done.stderr
+    graded, status, command = servers[0].split(" ", 2)
+    assert (graded, status) == ("1", "Completed")
+    assert "'mlcycle_ref.jobs.worker', 'optuna'" in command
+    assert "'mlcycle_ref.course'" in command
+
+
 def test_bad_hyperparameters_fail_the_job_with_a_reason(cancer):
     train, validation, _ = cancer
     misspelt = jobs.run(JobSpec("xgboost", "binary", "target", train, validation,

@@ -22,6 +22,7 @@ import uuid
 from collections import deque
 from pathlib import Path
 
+from mlcycle_ref._forkserver import worker_context
 from mlcycle_ref.course.execute import grade_submission
 from mlcycle_ref.course.folder import FAILED, CourseError
 
@@ -134,15 +135,14 @@ def run_pool(jobs: list[dict], workers: int, handle, stop: threading.Event,
     >>> stop.set()
     >>> run_pool([{"student": "s001"}], 2, print, stop)
     """
-    import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
     from multiprocessing import util
 
-    # Workers fork from a server process that imported the grading code once, so a new pool
-    # (after a break) starts in milliseconds; the server never ran a thread or a kernel.
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["mlcycle_ref.course", "nbgrader.preprocessors", "nbclient"])
+    # Workers fork from a server process that imported the grading code once (the one that
+    # jobs use too), so a new pool (after a break) starts in milliseconds; the server never
+    # ran a thread or a kernel.
+    context = worker_context()
     queue, suspects = deque(jobs), deque()
     # What a killed parent leaves in the temporary folder: our scratch and multiprocessing's.
     leftovers = [folder for folder in (scratch, util.get_temp_dir()) if folder]

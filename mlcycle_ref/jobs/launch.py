@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import multiprocessing
 import os
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from mlcycle_ref._forkserver import worker_context
 from mlcycle_ref.jobs.cluster import DASK_ALGORITHMS, _dask_client, _train_on_cluster
 from mlcycle_ref.jobs.job import Job, _append_event, _is_finished, _now, _read_events
 from mlcycle_ref.jobs.spec import (
@@ -122,17 +122,6 @@ def run(spec: JobSpec, *, backend: str = "local", wait: bool = True, store=None,
     return job.wait() if wait else job
 
 
-@functools.cache
-def _process_context():
-    """Forkserver where available: the server imports the libraries once, each job forks it."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    # optuna too: trials started by a tuner report to it from their worker.
-    context.set_forkserver_preload(["mlcycle_ref.jobs.worker", "optuna"])
-    return context
-
-
 SERVER_LOG = "worker-server.log"  # in data_dir()/jobs: what the worker server itself prints
 _server_lock = threading.Lock()
 
@@ -153,7 +142,7 @@ def start_worker_server() -> None:
     >>> start_worker_server()  # returns at once; the server imports in the background
     >>> start_worker_server()  # already running: nothing more to do
     """
-    if _process_context().get_start_method() != "forkserver":
+    if worker_context().get_start_method() != "forkserver":
         return
     from multiprocessing import forkserver
 
@@ -180,7 +169,7 @@ def _start_worker(folder: str):
                                    stdin=subprocess.DEVNULL, start_new_session=True)
         return process, process.poll
     start_worker_server()
-    process = _process_context().Process(target=_worker_main, args=(folder, os.getpid()),
+    process = worker_context().Process(target=_worker_main, args=(folder, os.getpid()),
                                          daemon=True)
     process.start()
     return process, lambda: process.exitcode
