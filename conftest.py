@@ -12,13 +12,14 @@ matplotlib.use("Agg")
 # the processes end together rather than one running a long file alone at the end. Each
 # figure is the file's CPU seconds alone on an idle 2-core machine.
 COSTLIEST_FIRST = (
-    "tests/test_site_browser.py",        # 123, after building the book for the others (~150)
+    "tests/test_site_browser.py",        # 300: its walk audits every page with axe, after
+                                         # building the book for the others (~150)
     "tests/test_labs.py",                # 205: every lab graded three times, then self-checked
-    "tests/test_book_accessibility.py",  # 200
     "tests/test_labs_selfcheck.py",      # 79
     "tests/test_course_cheats.py",       # 77
     "tests/test_book_figures.py",        # 69
     "tests/test_book_pdf.py",            # 52
+    "tests/test_book_accessibility.py",  # 45: the widget states
     "tests/test_book_search.py",         # 35
     "tests/test_scale_postgres.py",      # 34
     "tests/test_tuning.py",              # 33

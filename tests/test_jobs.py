@@ -151,8 +151,9 @@ from mlcycle_ref import data, jobs
 from mlcycle_ref.course.pool import run_pool
 
 if __name__ == "__main__":
-    results = []
-    run_pool([{"student": "nobody", "reference": {"lab": "lab01"}, "sha256": ""}], 1, results.append, threading.Event())
+    results = []  # a submission that cannot be graded: a worker starts, and reports it failed
+    nobody = {"student": "nobody", "reference": {"lab": "lab01"}, "sha256": ""}
+    run_pool([nobody], 1, results.append, threading.Event())
     train, validation, _ = data.split(data.load("breast_cancer").frame, "target", seed=0)
     job = jobs.run(jobs.JobSpec("linear", "binary", "target", train, validation))
     for child in psutil.Process().children():

@@ -4,9 +4,11 @@ One browser for the session, one context per test; every context records its req
 fails the test on any request that would leave the machine, and on any script or console error.
 """
 
+import json
 import re
 
 import pytest
+from axe_support import COLOUR_RULES, audit, blocking, describe, install_axe, use_scheme
 from browser_support import (
     DESKTOP,
     PHONE,
@@ -97,10 +99,13 @@ def url_of(source: str) -> str:
 def visits(browser, site):
     """Open every page of the table of contents once over file://; what each one showed.
 
-    Each page is read at desktop width, then narrowed to a phone's, where ``phoneOverflow``
-    is how many pixels wider than the screen it lays out (the layout follows the width as
-    when the page is opened on a phone; one visit instead of a second walk of every page).
+    Each page is read at desktop width and audited by axe-core, with every rule in the light
+    scheme and with the colour rules in the dark one (``axe``: the violations in each). Then
+    it is narrowed to a phone's width, where ``phoneOverflow`` is how many pixels wider than
+    the screen it lays out (the layout follows the width as when the page is opened on a
+    phone). One visit per page serves every test below instead of a walk each.
     """
+    script = install_axe()
     context = browser.new_context(viewport=DESKTOP)
     watch = Watch()
     watch.attach(context)
@@ -108,12 +113,21 @@ def visits(browser, site):
     facts = {}
     for source in toc_files():
         page.set_viewport_size(DESKTOP)
+        use_scheme(page, "light")
         page.goto(url_of(source))
         page.evaluate(SETTLED)
         facts[source] = page.evaluate(PAGE_FACTS)
+        facts[source]["schemeOnly"] = page.locator(".only-dark, .only-light").count()
+        facts[source]["axe"] = {"light": audit(page, script)}
+        use_scheme(page, "dark")
+        facts[source]["axe"]["dark"] = audit(page, script, COLOUR_RULES)
         page.set_viewport_size(PHONE)
         facts[source]["phoneOverflow"] = page.evaluate(OVERFLOW)
     context.close()
+    summary = {f"{source} ({scheme})": {v["id"]: v["count"] for v in found}
+               for source, f in facts.items() for scheme, found in f["axe"].items()}
+    (SITE.parent / "axe-report-pages.json").write_text(json.dumps(summary, indent=1),
+                                                         encoding="utf-8")
     return facts, watch
 
 
@@ -151,6 +165,15 @@ def test_every_image_has_alt_text(visits):
                if not img["alt"].strip() or img["alt"] == img["src"]
                or IMAGE_FILE.search(img["alt"])]
     assert not missing, f"{len(missing)} images without alt text:\n" + "\n".join(missing)
+
+
+def test_every_page_has_no_serious_accessibility_violation_in_either_scheme(visits):
+    facts, _ = visits
+    one_scheme = [source for source, f in facts.items() if f["schemeOnly"]]
+    assert not one_scheme, f"elements shown in one scheme only (audit it fully): {one_scheme}"
+    failing = {f"{source} ({scheme})": blocking(found)
+               for source, f in facts.items() for scheme, found in f["axe"].items()}
+    assert not any(failing.values()), describe(failing)
 
 
 def test_next_and_previous_links_follow_the_table_of_contents(visits, page):
