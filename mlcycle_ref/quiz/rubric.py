@@ -416,6 +416,9 @@ class _Answer:
         #: Stems the rubric itself uses: such a word is no slip for another ("input" is not a
         #: misspelt "impute" when "input" is a word of the rubric).
         self.known: frozenset[str] = frozenset()
+        # Where each stem was found so far: a rubric asks for the same stems again and again
+        # (each near match leaves out one slot); which words match depends on the settings.
+        self._found: dict[tuple, frozenset[int]] = {}
         self.content = [i for i, t in enumerate(self.tokens) if not t.stop]
         self.rank = {pos: n for n, pos in enumerate(self.content)}
         self.copied = _copied(self.tokens, tokenise(prompt, starts))
@@ -457,16 +460,28 @@ class _Answer:
         Words copied from the question are not available for matching, unless ``mentions`` is
         set: then the runs are mentions of a subject, which count even when copied.
         """
+        places = [self.where(stem) for stem in stems]
         found = []
-        for n in range(len(self.content) - len(stems) + 1):
+        for first in sorted(places[0]):
+            n = self.rank[first]
             run = tuple(self.content[n:n + len(stems)])
-            if (all(self.tokens[p].stem == s if self.exact or self.tokens[p].stem in self.known
-                    else similar(self.tokens[p].stem, s, self.tokens[p].surface)
-                    for p, s in zip(run, stems, strict=True))
+            if (len(run) == len(stems)
+                    and all(p in where for p, where in zip(run[1:], places[1:], strict=True))
                     and len({self.tokens[p].sentence for p in run}) == 1
                     and (mentions or not any(p in self.copied for p in run))):
                 found.append(run)
         return found
+
+    def where(self, stem: str) -> frozenset[int]:
+        """The positions of the content words that are ``stem``: exactly when ``exact`` is set
+        or the word is one of the rubric's own (``known``), else allowing a typing slip."""
+        key = (stem, self.exact, self.known)
+        if key not in self._found:
+            self._found[key] = frozenset(
+                p for p in self.content
+                if (self.tokens[p].stem == stem if self.exact or self.tokens[p].stem in self.known
+                    else similar(self.tokens[p].stem, stem, self.tokens[p].surface)))
+        return self._found[key]
 
     def matches(self, phrasing: str, subject: str | None) -> list[tuple[int, ...]]:
         """Every structurally valid match of a phrasing (negation not yet considered)."""
