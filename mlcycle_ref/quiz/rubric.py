@@ -37,7 +37,7 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 from rapidfuzz.distance import OSA
 
@@ -307,7 +307,8 @@ def _join(words: list[str]) -> list[str]:
     return joined
 
 
-def tokenise(text: str, subject_starts: frozenset[str] = frozenset()) -> list[Token]:
+@lru_cache(maxsize=256)  # one check reads its answer and its question's prompt several times
+def tokenise(text: str, subject_starts: frozenset[str] = frozenset()) -> tuple[Token, ...]:
     """Split an answer (``text``) into tokens that know their sentence and clause; "and" or
     "or" before a pronoun, or before a word of ``subject_starts`` (the first stem of each
     subject's names), starts a new clause.
@@ -341,7 +342,7 @@ def tokenise(text: str, subject_starts: frozenset[str] = frozenset()) -> list[To
                     clause=clause,
                     stop=word in STOPWORDS,
                 ))
-    return tokens
+    return tuple(tokens)
 
 
 def is_ordered(phrasing: str) -> bool:
