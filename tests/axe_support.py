@@ -29,7 +29,8 @@ AUDIT = """async (rules) => {
 
 def install_axe() -> str:
     """Return the path of axe.min.js, installing axe-core from npm into the build folder."""
-    with builds_locked():  # one test process installs it, the others wait
+    # A lock of its own: the PDF test holds the build's for a minute.
+    with builds_locked("axe"):  # one test process installs it, the others wait
         if not AXE_SCRIPT.is_file():
             _npm_install_axe()
     return str(AXE_SCRIPT)
