@@ -170,7 +170,7 @@ def _start_worker(folder: str):
         return process, process.poll
     start_worker_server()
     process = worker_context().Process(target=_worker_main, args=(folder, os.getpid()),
-                                         daemon=True)
+                                       daemon=True)
     process.start()
     return process, lambda: process.exitcode
 
