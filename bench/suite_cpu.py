@@ -3,9 +3,10 @@
 The suite keeps every core busy, so only less CPU makes it faster. While pytest runs, each
 process's CPU time is read from ``/proc`` twice a second and filed under what the process
 is: notebook kernels, Chromium, the test processes themselves, grading and job workers, Jupyter
-Book, PostgreSQL. The total comes from the operating system's account of every process pytest
-waited for; what the sampling missed (processes that lived less than a sample) is reported as
-"unattributed". Run by hand, on an idle machine (Linux only; it takes as long as the suite):
+Book, PostgreSQL. Processes that live less than a sample are missed. (The operating system's
+own total for a process's children is no help here: it counts only the children that each
+parent waited for, and test processes leave without waiting.) Run by hand, on an idle machine
+(Linux only; it takes as long as the suite):
 
 usage: python bench/suite_cpu.py [PYTEST ARGUMENT ...]
 """
@@ -13,7 +14,6 @@ usage: python bench/suite_cpu.py [PYTEST ARGUMENT ...]
 from __future__ import annotations
 
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -69,15 +69,10 @@ def processes() -> dict[tuple[int, int], tuple[str, float, int]]:
     return found
 
 
-def children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def main(argv: list[str]) -> int:
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
            "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-    started, cpu_before = time.monotonic(), children_cpu()
+    started = time.monotonic()
     suite = subprocess.Popen([sys.executable, "-m", "pytest", "-n", "auto", "--dist", "loadfile",
                               "-q", *argv], cwd=ROOT, env=env)
     seen: dict[tuple[int, int], tuple[str, float]] = {}
@@ -89,12 +84,12 @@ def main(argv: list[str]) -> int:
                 # Keep the first command line seen: a sandbox's launcher execs a kernel.
                 seen[key] = (seen.get(key, (command,))[0], cpu)
         time.sleep(SAMPLE_SECONDS)
-    wall, total = time.monotonic() - started, children_cpu() - cpu_before
+    wall = time.monotonic() - started
     by_kind, count = Counter(), Counter()
     for command, cpu in seen.values():
         by_kind[kind_of(command)] += cpu
         count[kind_of(command)] += 1
-    by_kind["unattributed"] = max(0.0, total - sum(by_kind.values()))
+    total = sum(by_kind.values())
     print(f"\npytest exited with {suite.returncode} after {wall:.0f} s; {total:.0f} s of CPU, "
           f"{total / wall:.2f} of {os.cpu_count()} cores busy on average")
     for kind, cpu in by_kind.most_common():
