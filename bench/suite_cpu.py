@@ -87,8 +87,9 @@ def main(argv: list[str]) -> int:
     wall = time.monotonic() - started
     by_kind, count = Counter(), Counter()
     for command, cpu in seen.values():
-        by_kind[kind_of(command)] += cpu
-        count[kind_of(command)] += 1
+        kind = kind_of(command)
+        by_kind[kind] += cpu
+        count[kind] += 1
     total = sum(by_kind.values())
     print(f"\npytest exited with {suite.returncode} after {wall:.0f} s; {total:.0f} s of CPU, "
           f"{total / wall:.2f} of {os.cpu_count()} cores busy on average")
